@@ -1,0 +1,215 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+Shared pieces of the pip cache engine: typed errors, size and age parsing, pip's size
+wording, project-name normalisation and wheel file names. Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import NamedTuple, Optional
+
+
+class CacheError(Exception):
+    """Base of every error the engine raises on purpose; the modules turn it into fail_json."""
+
+    def __init__(self, msg: str, *, option: Optional[str] = None, path: Optional[str] = None) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.option = option
+        self.path = path
+
+    def __str__(self) -> str:
+        parts = []
+        if self.option:
+            parts.append(f"{self.option}: ")
+        parts.append(self.msg)
+        if self.path and self.path not in self.msg:
+            parts.append(f" (path: {self.path})")
+        return "".join(parts)
+
+
+class InvalidValue(CacheError):
+    """An option's value cannot be used (wrong size string, pattern holding a path, ...)."""
+
+
+class ConfigError(CacheError):
+    """pip's configuration is one pip itself rejects (invalid boolean, unreadable file)."""
+
+
+class UnsafeCacheDir(CacheError):
+    """A cache directory the engine refuses to delete from (/, a home folder, a system folder)."""
+
+
+class CacheDisabled(CacheError):
+    """pip's cache is disabled for this user and command, so there is nothing to act on."""
+
+
+# Sizes: SI and IEC units, case-insensitive, optional "B"; plain numbers are bytes.
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)(b?)\s*$", re.IGNORECASE)
+_SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+
+
+def parse_size(value: object, *, option: str = "max_size") -> int:
+    """Parse ``2GB``, ``500MiB``, ``1.5 G``, ``1048576`` into bytes; reject anything else."""
+    if isinstance(value, bool):
+        raise InvalidValue(f"expected a size such as 500MB, 2GiB or a number of bytes, got {value!r}", option=option)
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidValue(f"a size cannot be negative, got {value}", option=option)
+        return value
+    if isinstance(value, float):
+        if value < 0 or value != value:
+            raise InvalidValue(f"a size cannot be negative or NaN, got {value}", option=option)
+        return int(value)
+    text = str(value)
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise InvalidValue(f"expected a size such as 500MB, 2GiB or a number of bytes, got {text!r}", option=option)
+    number, prefix, binary, _unit = match.groups()
+    if binary and not prefix:
+        raise InvalidValue(f"expected a size such as 500MB, 2GiB or a number of bytes, got {text!r}", option=option)
+    base = 1024 if binary else 1000
+    result = float(number) * base ** _SIZE_POWERS[prefix.lower()]
+    if result > 2**62:
+        raise InvalidValue(f"size {text!r} is larger than any file system", option=option)
+    return int(result)
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)", re.IGNORECASE)
+_DURATION_UNITS = {
+    "": 1,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "week": 604800,
+    "weeks": 604800,
+}
+
+
+def parse_duration(value: object, *, option: str = "max_age") -> float:
+    """Parse ``30d``, ``12h``, ``1w2d``, ``90m``, ``3600`` (seconds) into seconds."""
+    if isinstance(value, bool):
+        raise InvalidValue(f"expected an age such as 30d, 12h, 90m or a number of seconds, got {value!r}", option=option)
+    if isinstance(value, (int, float)):
+        if value < 0 or value != value:
+            raise InvalidValue(f"an age cannot be negative or NaN, got {value}", option=option)
+        return float(value)
+    text = str(value).strip()
+    position = 0
+    total = 0.0
+    matched = False
+    while position < len(text):
+        if text[position].isspace():
+            position += 1
+            continue
+        match = _DURATION_RE.match(text, position)
+        if not match or match.group(2).lower() not in _DURATION_UNITS:
+            raise InvalidValue(f"expected an age such as 30d, 12h, 90m or a number of seconds, got {text!r}", option=option)
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+        position = match.end()
+        matched = True
+    if not matched:
+        raise InvalidValue(f"expected an age such as 30d, 12h, 90m or a number of seconds, got {text!r}", option=option)
+    if total > 100 * 365 * 86400:
+        raise InvalidValue(f"age {text!r} is more than a century", option=option)
+    return total
+
+
+def pip_format_size(num_bytes: float) -> str:
+    """Size in pip's own words (SI, no GB tier), as ``pip cache info`` prints it."""
+    if num_bytes > 1000 * 1000:
+        return f"{num_bytes / 1000.0 / 1000:.1f} MB"
+    if num_bytes > 10 * 1000:
+        return f"{int(num_bytes / 1000)} kB"
+    if num_bytes > 1000:
+        return f"{num_bytes / 1000.0:.1f} kB"
+    return f"{int(num_bytes)} bytes"
+
+
+def human_size(num_bytes: float) -> str:
+    """Size for people: IEC units with one decimal (``1.4 GiB``)."""
+    value = float(num_bytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+_NORMALIZE_RE = re.compile(r"[-_.]+")
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return _NORMALIZE_RE.sub("-", name).lower()
+
+
+class WheelName(NamedTuple):
+    """The parts of a wheel file name (PEP 427)."""
+
+    name: str
+    version: str
+    build: str
+    python: str
+    abi: str
+    platform: str
+
+    @property
+    def normalized(self) -> str:
+        return normalize_name(self.name)
+
+
+def parse_wheel_filename(filename: str) -> Optional[WheelName]:
+    """Split ``name-version[-build]-python-abi-platform.whl``; None when it is not one."""
+    if not filename.lower().endswith(".whl"):
+        return None
+    parts = filename[:-4].split("-")
+    if len(parts) == 5:
+        name, version, python, abi, platform = parts
+        build = ""
+    elif len(parts) == 6:
+        name, version, build, python, abi, platform = parts
+    else:
+        return None
+    if not name or not version:
+        return None
+    return WheelName(name, version, build, python, abi, platform)
+
+
+_SDIST_RE = re.compile(r"^(?P<name>.+?)-(?P<version>\d[^-]*)\.(?:tar\.gz|zip|tar\.bz2|tar\.xz|tar|tgz)$", re.IGNORECASE)
+
+
+def parse_sdist_filename(filename: str) -> Optional[tuple[str, str]]:
+    """(name, version) of an sdist file name, None when it is not one."""
+    match = _SDIST_RE.match(filename)
+    if not match:
+        return None
+    return match.group("name"), match.group("version")
+
+
+def iso_time(timestamp: Optional[float]) -> Optional[str]:
+    """UTC ISO 8601 text for a POSIX timestamp, None stays None."""
+    if timestamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

@@ -1,0 +1,323 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+Scan: what is in a pip cache, per bucket, in one streaming walk; the numbers of
+``pip cache info`` and the wheels of ``pip cache list``, computed the way pip computes them.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import heapq
+import ntpath
+import os
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from ._cache_common import InvalidValue, iso_time, normalize_name, parse_wheel_filename, pip_format_size
+from ._cache_walk import FileItem, Listing, WalkErrors, walk
+
+BUCKETS = ("http-v2", "http", "wheels", "selfcheck")
+DEFAULT_LIST_LIMIT = 1000
+
+
+@dataclass
+class BucketStats:
+    """Totals of one bucket (or of everything else at the cache's top level)."""
+
+    files: int = 0
+    bytes: int = 0
+    entries: int = 0
+    dirs: int = 0
+    oldest: Optional[float] = None
+    newest: Optional[float] = None
+
+    def add_file(self, item: FileItem) -> None:
+        if not item.counts_as_file:
+            return
+        self.files += 1
+        self.bytes += item.size
+        if self.oldest is None or item.mtime < self.oldest:
+            self.oldest = item.mtime
+        if self.newest is None or item.mtime > self.newest:
+            self.newest = item.mtime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "entries": self.entries,
+            "dirs": self.dirs,
+            "oldest": iso_time(self.oldest),
+            "newest": iso_time(self.newest),
+        }
+
+
+def pip_wheel_pattern(pattern: str) -> str:
+    """pip's rule: a pattern with a hyphen gets ``*.whl``, one without gets ``-*.whl``."""
+    return pattern + ("*.whl" if "-" in pattern else "-*.whl")
+
+
+def check_glob_pattern(pattern: str, *, option: str = "pattern") -> str:
+    """Reject what pip's pattern can never mean here: paths, NUL, empty strings."""
+    if not isinstance(pattern, str) or not pattern:
+        raise InvalidValue("a pattern must be a non-empty string", option=option)
+    if "\x00" in pattern:
+        raise InvalidValue("a pattern cannot hold a NUL character", option=option)
+    if "/" in pattern or "\\" in pattern or pattern in (".", ".."):
+        raise InvalidValue(f"{pattern!r} holds a path; a pattern matches wheel file names only, such as 'requests' or 'requests-2.*'", option=option)
+    if len(pattern) > 512:
+        raise InvalidValue("a pattern longer than 512 characters cannot match a wheel name", option=option)
+    return pattern
+
+
+class NameMatcher:
+    """Which wheel file names a request selects: pip's glob, or PEP 503 names with specifiers."""
+
+    def __init__(self, *, glob: Optional[str] = None, requirements: Optional[list[Any]] = None, case_insensitive: bool = False) -> None:
+        self.glob = pip_wheel_pattern(glob) if glob is not None else None
+        self.requirements = requirements
+        self.case_insensitive = case_insensitive
+
+    def matches_filename(self, filename: str) -> bool:
+        if self.glob is not None:
+            if self.case_insensitive:
+                return fnmatch.fnmatchcase(filename.lower(), self.glob.lower())
+            return fnmatch.fnmatchcase(filename, self.glob)
+        if self.requirements is not None:
+            wheel = parse_wheel_filename(filename)
+            if wheel is None:
+                return False
+            return self.matches_project(wheel.name, wheel.version)
+        return True
+
+    def matches_project(self, name: str, version: Optional[str]) -> bool:
+        if self.requirements is None:
+            return False
+        normalized = normalize_name(name)
+        for requirement in self.requirements:
+            if requirement.normalized == normalized and (version is None or requirement.contains(version)):
+                return True
+        return False
+
+
+PIP_ALL_WHEELS = NameMatcher(glob="*")
+
+
+@dataclass
+class WheelItem:
+    """One locally built wheel in the cache."""
+
+    path: str
+    filename: str
+    size: int
+    mtime: float
+
+    def as_dict(self) -> dict[str, Any]:
+        wheel = parse_wheel_filename(self.filename)
+        return {
+            "path": self.path,
+            "filename": self.filename,
+            "name": wheel.name if wheel else None,
+            "normalized_name": wheel.normalized if wheel else None,
+            "version": wheel.version if wheel else None,
+            "build": (wheel.build or None) if wheel else None,
+            "tags": f"{wheel.python}-{wheel.abi}-{wheel.platform}" if wheel else None,
+            "size": self.size,
+            "mtime": iso_time(self.mtime),
+            "pip_line": f" - {self.filename} ({pip_format_size(self.size)})",
+        }
+
+
+class _Descending:
+    """Orders keys backwards, so heapq's min-heap keeps the largest key on top."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.key > other.key
+
+
+class CappedList:
+    """The first ``limit`` items in key order of a stream, with the full count; memory stays at ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._heap: list[tuple[_Descending, int, Any]] = []
+
+    def add(self, key: str, item: Any) -> None:
+        self.count += 1
+        if self.limit <= 0:
+            return
+        entry = (_Descending(key), self.count, item)
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, entry)
+        elif key < self._heap[0][0].key:
+            heapq.heapreplace(self._heap, entry)
+
+    @property
+    def truncated(self) -> bool:
+        return self.count > len(self._heap)
+
+    def items(self) -> list[Any]:
+        return [entry[2] for entry in sorted(self._heap, key=lambda entry: (entry[0].key, entry[1]))]
+
+
+@dataclass
+class ScanResult:
+    """Everything one walk learnt about a cache directory."""
+
+    cache_dir: str
+    exists: bool
+    buckets: dict[str, BucketStats]
+    other: BucketStats
+    pip_wheel_count: int
+    wheels: Optional[CappedList]
+    errors: WalkErrors
+    path_module: Any = os.path
+
+    @property
+    def total(self) -> BucketStats:
+        total = BucketStats()
+        for stats in [*self.buckets.values(), self.other]:
+            total.files += stats.files
+            total.bytes += stats.bytes
+            total.entries += stats.entries
+            total.dirs += stats.dirs
+            for stamp in (stats.oldest, stats.newest):
+                if stamp is not None:
+                    total.oldest = stamp if total.oldest is None else min(total.oldest, stamp)
+                    total.newest = stamp if total.newest is None else max(total.newest, stamp)
+        return total
+
+    @property
+    def http_files(self) -> int:
+        return self.buckets["http-v2"].files + self.buckets["http"].files
+
+    @property
+    def http_bytes(self) -> int:
+        return self.buckets["http-v2"].bytes + self.buckets["http"].bytes
+
+    def pip_info(self) -> dict[str, Any]:
+        """The figures of ``pip cache info``, raw and in the newest pip's words."""
+        join = self.path_module.join
+        return {
+            "http_v2_location": join(self.cache_dir, "http-v2"),
+            "http_location": join(self.cache_dir, "http"),
+            "http_size": self.http_bytes,
+            "http_size_human": pip_format_size(self.http_bytes),
+            "http_files": self.http_files,
+            "wheels_location": join(self.cache_dir, "wheels"),
+            "wheels_size": self.buckets["wheels"].bytes,
+            "wheels_size_human": pip_format_size(self.buckets["wheels"].bytes),
+            "wheels_count": self.pip_wheel_count,
+        }
+
+    def pip_info_lines(self) -> list[str]:
+        info = self.pip_info()
+        return [
+            f"Package index page cache location (pip v23.3+): {info['http_v2_location']}",
+            f"Package index page cache location (older pips): {info['http_location']}",
+            f"Package index page cache size: {info['http_size_human']}",
+            f"Number of HTTP files: {info['http_files']}",
+            f"Locally built wheels location: {info['wheels_location']}",
+            f"Locally built wheels size: {info['wheels_size_human']}",
+            f"Number of locally built wheels: {info['wheels_count']}",
+        ]
+
+
+def scan(
+    cache_dir: str,
+    *,
+    list_matcher: Optional[NameMatcher] = None,
+    list_limit: int = DEFAULT_LIST_LIMIT,
+    case_insensitive: bool = False,
+    on_http_file: Optional[Callable[[Listing, FileItem], None]] = None,
+) -> ScanResult:
+    """One walk of every bucket; ``list_matcher`` also lists the wheels it selects."""
+    errors = WalkErrors()
+    buckets = {name: BucketStats() for name in BUCKETS}
+    other = BucketStats()
+    wheels = CappedList(list_limit) if list_matcher is not None else None
+    pip_count = [0]
+    all_wheels = NameMatcher(glob="*", case_insensitive=case_insensitive)
+
+    def visitor_for(bucket: str) -> Callable[[Listing, list[tuple[str, object]]], object]:
+        stats = buckets[bucket]
+
+        def visit(listing: Listing, children: list[tuple[str, object]]) -> object:
+            stats.dirs += 1
+            stems: set[str] = set()
+            for item in listing.files:
+                stats.add_file(item)
+                if not item.counts_as_file:
+                    continue
+                if bucket == "http-v2":
+                    stems.add(item.name[:-5] if item.name.endswith(".body") else item.name)
+                    if on_http_file is not None:
+                        on_http_file(listing, item)
+                elif bucket == "http":
+                    stats.entries += 1
+                    if on_http_file is not None:
+                        on_http_file(listing, item)
+                elif bucket == "wheels":
+                    if all_wheels.matches_filename(item.name):
+                        pip_count[0] += 1
+                        stats.entries += 1
+                    if wheels is not None and list_matcher is not None and list_matcher.matches_filename(item.name):
+                        path = listing.file_path(item.name)
+                        wheels.add(path, WheelItem(path, item.name, item.size, item.mtime))
+                else:
+                    stats.entries += 1
+            stats.entries += len(stems)
+            return None
+
+        return visit
+
+    exists = os.path.isdir(cache_dir)
+    if exists:
+        try:
+            with os.scandir(cache_dir) as iterator:
+                top = sorted(iterator, key=lambda entry: entry.name)
+        except OSError as error:
+            errors.add(cache_dir, error)
+            top = []
+        for entry in top:
+            if entry.name in buckets:
+                if entry.is_dir():  # pip's os.walk enters a bucket that is a link to a folder
+                    walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
+                    continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                walk(entry.path, _count_into(other), errors=errors)
+                other.entries += 1
+            else:
+                other.add_file(FileItem(entry.name, 0 if entry.is_symlink() else info.st_size, info.st_mtime, entry.is_symlink(), True))
+                other.entries += 1
+    path_module = os.path
+    return ScanResult(cache_dir, exists, buckets, other, pip_count[0], wheels, errors, path_module)
+
+
+def _count_into(stats: BucketStats) -> Callable[[Listing, list[tuple[str, object]]], object]:
+    def visit(listing: Listing, children: list[tuple[str, object]]) -> object:
+        stats.dirs += 1
+        for item in listing.files:
+            stats.add_file(item)
+        return None
+
+    return visit
+
+
+def platform_path_module(platform: str) -> Any:
+    return ntpath if platform == "win32" else posixpath

@@ -1,0 +1,234 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+One streaming, post-order walk of a cache bucket that never follows a symbolic link.
+
+Each directory is opened relative to its parent's descriptor with O_NOFOLLOW where the
+platform allows it, so a folder swapped for a link mid-walk is never entered and every
+unlink happens inside the folder that was listed. Memory holds one listing per level of
+depth, never the whole tree. Files that vanish mid-walk are skipped; other errors are
+reported path by path and the walk goes on. Standard library only.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+MAX_DEPTH = 64  # pip's layout is at most 6 levels below a bucket; deeper trees are hostile
+ERROR_CAP = 50
+
+_FD_MODE = (
+    hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "O_DIRECTORY")
+    and os.open in os.supports_dir_fd
+    and os.unlink in os.supports_dir_fd
+    and os.rmdir in os.supports_dir_fd
+    and os.scandir in os.supports_fd
+    and os.stat in os.supports_dir_fd
+)
+
+
+@dataclass
+class FileItem:
+    """A non-directory entry of a listed folder, as pip's os.walk classifies it."""
+
+    name: str
+    size: int  # st_size of a regular file; 0 for a link (pip counts links as 0 bytes)
+    mtime: float
+    is_link: bool
+    counts_as_file: bool  # False for a link to a directory: os.walk lists those among folders
+
+
+@dataclass
+class Listing:
+    """One folder during the walk: its files, and what its sub-folders left behind."""
+
+    path: str
+    depth: int
+    files: list[FileItem]
+    fd: Optional[int]
+    errors: "WalkErrors"
+    dry_run: bool
+    removed_files: int = 0
+    removed_bytes: int = 0
+    removed_names: list[str] = field(default_factory=list)
+
+    def file_path(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def unlink(self, item: FileItem) -> bool:
+        """Remove one file (a link only as a link); True when it is gone because of us."""
+        if self.dry_run:
+            return True
+        try:
+            if self.fd is not None:
+                os.unlink(item.name, dir_fd=self.fd)
+            else:
+                os.unlink(self.file_path(item.name))
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            self.errors.add(self.file_path(item.name), error)
+            return False
+
+
+class WalkErrors:
+    """Errors met during a walk, capped in detail, counted in full."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.items: list[dict[str, str]] = []
+
+    def add(self, path: str, error: BaseException) -> None:
+        self.count += 1
+        if len(self.items) < ERROR_CAP:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            self.items.append({"path": path, "error": reason})
+
+
+# visit(listing, children_results) -> result for the parent. children_results pairs each
+# sub-folder's name with what its own visit returned (None when it could not be read).
+Visitor = Callable[[Listing, "list[tuple[str, object]]"], object]
+
+
+def _open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
+    if not _FD_MODE:
+        return None
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    if parent_fd is None:
+        return os.open(path, flags)
+    return os.open(name, flags, dir_fd=parent_fd)
+
+
+def _scan(path: str, fd: Optional[int]) -> list[os.DirEntry[str]]:
+    with os.scandir(fd if fd is not None else path) as iterator:  # type: ignore[type-var]
+        return sorted(iterator, key=lambda entry: entry.name)
+
+
+def _classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> tuple[str, Optional[FileItem]]:
+    """('dir', None) for a real folder, ('file', item) otherwise; links are never followed."""
+    info = entry.stat(follow_symlinks=False)
+    if stat.S_ISDIR(info.st_mode):
+        return "dir", None
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            target_is_dir = stat.S_ISDIR(os.stat(entry.name, dir_fd=fd).st_mode) if fd is not None else os.path.isdir(os.path.join(path, entry.name))
+        except OSError:
+            target_is_dir = False
+        return "file", FileItem(entry.name, 0, info.st_mtime, True, not target_is_dir)
+    return "file", FileItem(entry.name, info.st_size, info.st_mtime, False, True)
+
+
+def walk(
+    root: str,
+    visit: Visitor,
+    *,
+    errors: WalkErrors,
+    dry_run: bool = True,
+    follow_root_link: bool = False,
+) -> object:
+    """Walk ``root`` post-order and return what ``visit`` returned for it (None if unreadable)."""
+    try:
+        info = os.lstat(root)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        errors.add(root, error)
+        return None
+    if stat.S_ISLNK(info.st_mode) and not follow_root_link:
+        return None
+    try:
+        fd = _open_dir(root, None, root) if not stat.S_ISLNK(info.st_mode) else None
+    except OSError as error:
+        if error.errno not in (errno.ENOENT,):
+            errors.add(root, error)
+        return None
+    try:
+        return _walk_dir(root, fd, 0, visit, errors, dry_run)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool) -> object:
+    try:
+        entries = _scan(path, fd)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        errors.add(path, error)
+        return None
+    files: list[FileItem] = []
+    subdirs: list[str] = []
+    for entry in entries:
+        try:
+            kind, item = _classify(entry, fd, path)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            errors.add(os.path.join(path, entry.name), error)
+            continue
+        if kind == "dir":
+            subdirs.append(entry.name)
+        elif item is not None:
+            files.append(item)
+    del entries
+    children: list[tuple[str, object]] = []
+    for name in subdirs:
+        child_path = os.path.join(path, name)
+        if depth + 1 > MAX_DEPTH:
+            errors.add(child_path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
+            children.append((name, None))
+            continue
+        try:
+            child_fd = _open_dir(name, fd, child_path)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            errors.add(child_path, error)
+            children.append((name, None))
+            continue
+        try:
+            children.append((name, _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run)))
+        finally:
+            if child_fd is not None:
+                os.close(child_fd)
+    return visit(Listing(path, depth, files, fd, errors, dry_run), children)
+
+
+def remove_dir(listing: Listing, name: str) -> bool:
+    """rmdir one sub-folder of a listed folder; True when it is gone because of us."""
+    if listing.dry_run:
+        return True
+    try:
+        if listing.fd is not None:
+            os.rmdir(name, dir_fd=listing.fd)
+        else:
+            os.rmdir(listing.file_path(name))
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        listing.errors.add(listing.file_path(name), error)
+        return False
+
+
+def remove_root(path: str, *, dry_run: bool, errors: WalkErrors) -> bool:
+    """rmdir a bucket folder itself (pip's clean-up removes an emptied bucket too)."""
+    if dry_run:
+        return True
+    try:
+        os.rmdir(path)
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        errors.add(path, error)
+        return False
