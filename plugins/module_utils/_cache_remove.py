@@ -1,0 +1,373 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+Removal: what to delete from a pip cache, then deleting it, in one streaming walk per bucket.
+
+A dry run and a real run take the same path through this code; only the unlink and rmdir
+calls differ, so check mode predicts exactly what a real run removes. Only files at the
+positions of pip's own layout are touched: inside ``http-v2/``, ``http/``, ``wheels/`` and
+(when asked) ``selfcheck/``, plus the legacy ``selfcheck.json``. Links are removed as links,
+never followed. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ._cache_common import UnsafeCacheDir, human_size
+from ._cache_scan import CappedList, NameMatcher, scan
+from ._cache_walk import FileItem, Listing, WalkErrors, remove_dir, remove_root, walk
+
+PURGE_EXTRAS = ("selfcheck", "build_dirs", "stray_wheels")
+HISTOGRAM_BINS = 65536
+
+
+@dataclass
+class Request:
+    """What to remove. ``mode`` is absent, purged or pruned."""
+
+    mode: str
+    matcher: Optional[NameMatcher] = None  # absent: which wheels
+    http_all: bool = False  # absent: pip's literal '*' also takes every HTTP file
+    http_projects: bool = False  # absent by name: also the project's downloads and index pages
+    purge_extras: frozenset[str] = frozenset()
+    max_age: Optional[float] = None  # pruned
+    max_size: Optional[int] = None  # pruned
+    ci: bool = False  # pruned: drop every download, keep locally built wheels
+    min_age: float = 0.0  # spare anything younger: what a running pip is writing now
+    now: float = field(default_factory=time.time)
+    cleanup: bool = True  # pip >= 26.0: emptied folders go too
+    identify: Optional[Callable[[str, list[str]], Optional[tuple[str, str, Optional[str]]]]] = None
+
+
+@dataclass
+class Outcome:
+    """What a removal did (or, in a dry run, would do)."""
+
+    files: int = 0
+    dirs: int = 0
+    entries: int = 0
+    bytes: int = 0
+    removed: CappedList = field(default_factory=lambda: CappedList(100))
+    errors: WalkErrors = field(default_factory=WalkErrors)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "dirs": self.dirs,
+            "entries": self.entries,
+            "bytes": self.bytes,
+            "freed": human_size(self.bytes),
+            "paths": self.removed.items(),
+            "paths_truncated": self.removed.truncated,
+            "errors": self.errors.items,
+            "error_count": self.errors.count,
+        }
+
+
+class _Budget:
+    """Oldest-first selection for max_size, memory-flat: a time histogram, then a cut-off bin."""
+
+    def __init__(self) -> None:
+        self.width = 1
+        self.bins: dict[int, int] = {}
+        self.cutoff_bin: Optional[int] = None
+        self.to_free_in_cutoff = 0
+
+    def add(self, mtime: float, size: int) -> None:
+        key = int(mtime) // self.width
+        self.bins[key] = self.bins.get(key, 0) + size
+        while len(self.bins) > HISTOGRAM_BINS:
+            self.width *= 2
+            merged: dict[int, int] = {}
+            for old_key, value in self.bins.items():
+                merged[old_key // 2] = merged.get(old_key // 2, 0) + value
+            self.bins = merged
+
+    def plan(self, total: int, limit: int) -> None:
+        excess = total - limit
+        if excess <= 0:
+            self.cutoff_bin = None
+            return
+        for key in sorted(self.bins):
+            if self.bins[key] >= excess:
+                self.cutoff_bin, self.to_free_in_cutoff = key, excess
+                return
+            excess -= self.bins[key]
+        self.cutoff_bin, self.to_free_in_cutoff = max(self.bins), 1 << 62
+
+    def take(self, mtime: float, size: int) -> bool:
+        if self.cutoff_bin is None:
+            return False
+        key = int(mtime) // self.width
+        if key < self.cutoff_bin:
+            return True
+        if key == self.cutoff_bin and self.to_free_in_cutoff > 0:
+            self.to_free_in_cutoff -= size
+            return True
+        return False
+
+
+def check_cache_dir(cache_dir: str, *, homes: list[str], allow_unsafe: bool = False) -> None:
+    """Refuse to delete from /, a filesystem root, a home folder or a system folder."""
+    if allow_unsafe:
+        return
+    real = os.path.realpath(cache_dir)
+    how = " Point cache_dir at pip's cache itself (for example ~/.cache/pip), or set allow_unsafe_cache_dir=true if this really is a cache."
+    if real in ("/", os.path.abspath(os.sep)) or os.path.dirname(real) == real:
+        raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is the root of the file system.{how}", option="cache_dir", path=real)
+    system = {
+        "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt", "/proc", "/root",
+        "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var", "/var/cache", "/var/tmp", "/var/lib", "/Users",
+        "/System", "/Library", "/Applications", "/private", "/private/tmp", "/private/var",
+    }
+    if real in system or real.lower() in ("c:\\", "c:\\windows", "c:\\users", "c:\\program files", "c:\\programdata"):
+        raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is a system folder.{how}", option="cache_dir", path=real)
+    for home in homes:
+        if home and real == os.path.realpath(home):
+            raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is a home folder.{how}", option="cache_dir", path=real)
+    try:
+        if os.path.ismount(real):
+            raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is the root of a mounted file system.{how}", option="cache_dir", path=real)
+    except OSError:
+        pass
+
+
+class _Remover:
+    def __init__(self, cache_dir: str, request: Request, *, dry_run: bool, list_limit: int, total_bytes: Optional[int]) -> None:
+        self.total_bytes = total_bytes
+        self.cache_dir = cache_dir
+        self.request = request
+        self.dry_run = dry_run
+        self.outcome = Outcome(removed=CappedList(list_limit))
+        self.budget: Optional[_Budget] = None
+        self.counting = False  # first pass of a size prune: measure, delete nothing
+        self.age_taken = 0  # bytes the age and CI rules take, measured by a size prune's first pass
+
+    # Deciding --------------------------------------------------------------------------------
+    def _young(self, mtime: float) -> bool:
+        return self.request.min_age > 0 and self.request.now - mtime < self.request.min_age
+
+    def _prune_take(self, mtime: float, size: int, *, is_http: bool) -> bool:
+        request = self.request
+        if (is_http and request.ci) or (request.max_age is not None and request.now - mtime > request.max_age):
+            if self.counting:
+                self.age_taken += size
+            return True
+        if self.budget is not None:
+            if self.counting:
+                self.budget.add(mtime, size)
+                return False
+            return self.budget.take(mtime, size)
+        return False
+
+    # Doing ------------------------------------------------------------------------------------
+    def _unlink(self, listing: Listing, item: FileItem) -> None:
+        if listing.unlink(item):
+            self.outcome.files += 1
+            self.outcome.bytes += item.size
+            self.outcome.removed.add(listing.file_path(item.name), listing.file_path(item.name))
+
+    def _rmdir_children(self, listing: Listing, children: list[tuple[str, object]]) -> bool:
+        """rmdir every child that reported itself removable; True when all children are gone."""
+        all_gone = True
+        for name, removable in children:
+            if removable is True:
+                if remove_dir(listing, name):
+                    self.outcome.dirs += 1
+                elif not listing.dry_run:
+                    all_gone = False
+            else:
+                all_gone = False
+        return all_gone
+
+    def _mark_gone(self, listing: Listing, children: list[tuple[str, object]], remaining: list[FileItem]) -> bool:
+        """pip's clean-up of a folder left without content: unlink what is left, report it removable."""
+        if not self.request.cleanup:
+            return False
+        if not self._rmdir_children(listing, children):
+            return False
+        for item in remaining:
+            self._unlink(listing, item)
+        return True
+
+    # Buckets ----------------------------------------------------------------------------------
+    def visit_http(self, listing: Listing, children: list[tuple[str, object]]) -> object:
+        request = self.request
+        groups: dict[str, list[FileItem]] = {}
+        others: list[FileItem] = []
+        for item in listing.files:
+            if item.counts_as_file:
+                stem = item.name[:-5] if item.name.endswith(".body") else item.name
+                groups.setdefault(stem, []).append(item)
+            else:
+                others.append(item)  # a link to a folder: pip's walk does not count it as a file
+        kept: list[FileItem] = []
+        for stem, items in groups.items():
+            mtime = max(item.mtime for item in items)
+            size = sum(item.size for item in items)
+            take = False
+            if self._young(mtime):
+                take = False
+            elif request.mode == "purged" or (request.mode == "absent" and request.http_all):
+                take = True
+            elif request.mode == "absent" and request.http_projects and request.identify is not None and request.matcher is not None:
+                found = request.identify(listing.path, [item.name for item in items])
+                take = found is not None and request.matcher.matches_project(found[1], found[2])
+            elif request.mode == "pruned":
+                take = self._prune_take(mtime, size, is_http=True)
+            if take and not self.counting:
+                self.outcome.entries += 1
+                for item in items:
+                    self._unlink(listing, item)
+            else:
+                kept.extend(items)
+        if self.counting:
+            return False
+        files_left = [item for item in kept if item.counts_as_file]
+        children_left = any(result is not True for _name, result in children)
+        if files_left or children_left:
+            self._rmdir_children(listing, children)
+            return False
+        return self._mark_gone(listing, children, others)
+
+    def visit_wheels(self, listing: Listing, children: list[tuple[str, object]]) -> object:
+        request = self.request
+        wheels = [item for item in listing.files if item.counts_as_file and item.name.endswith(".whl")]
+        rest = [item for item in listing.files if not (item.counts_as_file and item.name.endswith(".whl"))]
+        in_build_dir = os.path.basename(listing.path).startswith("tmp") and listing.depth >= 4
+        take_names: set[str] = set()
+        if request.mode == "pruned" and wheels:
+            mtime = max(item.mtime for item in wheels)
+            size = sum(item.size for item in listing.files if item.counts_as_file)
+            if not self._young(mtime) and self._prune_take(mtime, size, is_http=False):
+                take_names = {item.name for item in wheels}
+        else:
+            for item in wheels:
+                if self._young(item.mtime):
+                    continue
+                if request.mode == "purged":
+                    matcher = request.matcher or NameMatcher(glob="*")
+                    if matcher.matches_filename(item.name) or "stray_wheels" in request.purge_extras or (in_build_dir and "build_dirs" in request.purge_extras):
+                        take_names.add(item.name)
+                elif request.mode == "absent" and request.matcher is not None and request.matcher.matches_filename(item.name):
+                    take_names.add(item.name)
+        if self.counting:
+            return False
+        if take_names:
+            self.outcome.entries += len(take_names)
+        for item in wheels:
+            if item.name in take_names:
+                self._unlink(listing, item)
+        wheels_left = [item for item in wheels if item.name not in take_names]
+        children_left = any(result is not True for _name, result in children)
+        if wheels_left or children_left:
+            self._rmdir_children(listing, children)
+            return False
+        if rest and any(self._young(item.mtime) for item in rest):
+            return False  # a build pip is running right now: leave it to finish
+        if request.min_age > 0 and _dir_is_young(listing, request):
+            return False
+        return self._mark_gone(listing, children, rest)
+
+    def visit_selfcheck(self, listing: Listing, children: list[tuple[str, object]]) -> object:
+        kept = False
+        for item in listing.files:
+            if self._young(item.mtime):
+                kept = True
+                continue
+            self.outcome.entries += 1
+            self._unlink(listing, item)
+        if kept or not self._rmdir_children(listing, children):
+            return False
+        return True
+
+    # Driving ----------------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        request = self.request
+        buckets: list[tuple[str, Callable[[Listing, list[tuple[str, object]]], object]]] = [
+            ("http-v2", self.visit_http),
+            ("http", self.visit_http),
+            ("wheels", self.visit_wheels),
+        ]
+        if request.mode == "purged" and "selfcheck" in request.purge_extras:
+            buckets.append(("selfcheck", self.visit_selfcheck))
+        if request.mode == "pruned" and request.max_size is not None:
+            self.budget = _Budget()
+            self.counting = True
+            for name, visitor in buckets:
+                self._walk_bucket(name, visitor)
+            self.counting = False
+            if self.total_bytes is None:
+                self.total_bytes = scan(self.cache_dir).total.bytes
+            self.budget.plan(self.total_bytes - self.age_taken, request.max_size)
+        for name, visitor in buckets:
+            self._walk_bucket(name, visitor)
+        if request.mode in ("absent", "purged"):
+            self._remove_selfcheck_json()
+        return self.outcome
+
+    def _walk_bucket(self, name: str, visitor: Callable[[Listing, list[tuple[str, object]]], object]) -> None:
+        path = os.path.join(self.cache_dir, name)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            self.outcome.errors.add(path, error)
+            return
+        if stat.S_ISLNK(info.st_mode):
+            if not self.counting:
+                self.outcome.warnings.append(f"{path} is a symbolic link: left alone, its target is never entered")
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            return
+        result = walk(path, visitor, errors=self.outcome.errors, dry_run=self.dry_run)
+        if result is True and not self.counting and remove_root(path, dry_run=self.dry_run, errors=self.outcome.errors):
+            self.outcome.dirs += 1
+
+    def _remove_selfcheck_json(self) -> None:
+        path = os.path.join(self.cache_dir, "selfcheck.json")
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+            return
+        if self._young(info.st_mtime):
+            return
+        if not self.dry_run:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return
+            except OSError as error:
+                self.outcome.errors.add(path, error)
+                return
+        self.outcome.files += 1
+        self.outcome.bytes += 0 if stat.S_ISLNK(info.st_mode) else info.st_size
+        self.outcome.removed.add(path, path)
+
+
+def _dir_is_young(listing: Listing, request: Request) -> bool:
+    try:
+        mtime = os.stat(listing.path, follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    return request.now - mtime < request.min_age
+
+
+def remove(cache_dir: str, request: Request, *, dry_run: bool, list_limit: int = 100, total_bytes: Optional[int] = None) -> Outcome:
+    """Remove what ``request`` selects from ``cache_dir`` (nothing at all when ``dry_run``).
+
+    ``total_bytes`` is the cache's size from a scan the caller already made; a size prune
+    needs it and measures it itself when it is not given.
+    """
+    return _Remover(cache_dir, request, dry_run=dry_run, list_limit=list_limit, total_bytes=total_bytes).run()
