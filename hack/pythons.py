@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Find the real Python interpreters on this machine (PATH and pyenv's versions folder).
 
 pyenv shims exit 127 for versions that are not activated, so every candidate is run once
