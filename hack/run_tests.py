@@ -1,0 +1,460 @@
+"""Run every test stage of the collection, keep going after failures, and count the results.
+
+Called by hack/run-tests.sh (`make test`) with the controller venv's python, after hack/setup.sh --test.
+Stages, in order (each one's full output goes to .build/reports/STAGE.log):
+
+  copy         the files git sees -> .build/ansible_collections/fleet/cache (ansible-test needs that path)
+  sanity       ansible-test sanity, every test; missing programs/interpreters are reported as skipped
+  units        ansible-test units --venv on each target Python (3.9 .. newest supported) found here
+  integration  ansible-test integration --local (the venv's python) on tests/integration/targets/*
+  oracle       pytest tests/oracle (the differential tests against real pip), run from the checkout
+  lint         ruff check, ruff format --check, mypy (plugins/), ansible-lint (roles/, playbooks/)
+
+The last line printed is "N passed, N failed, N skipped"; the exit status is 1 when anything failed.
+Environment knobs: V=1 prints every stage's full output; STAGES="sanity units" runs only those;
+INTEGRATION_ARGS / SANITY_ARGS / UNITS_ARGS / PYTEST_ARGS add arguments to those commands.
+Standard library only (it runs before anything else is known to work).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+HACK = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HACK)
+sys.path.insert(0, HACK)
+
+import pythons  # noqa: E402  (hack/pythons.py)
+import tree  # noqa: E402  (hack/tree.py)
+
+BUILD = os.path.join(ROOT, ".build")
+COPY = os.path.join(BUILD, "ansible_collections", "fleet", "cache")
+REPORTS = os.path.join(BUILD, "reports")
+PYTHON_LINKS = os.path.join(BUILD, "pythons")
+INSTALLED = os.path.join(BUILD, "collections")
+VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
+VERBOSE = os.environ.get("V", "") not in ("", "0")
+PLAIN = bool(os.environ.get("CI")) or not sys.stdout.isatty()
+LINT_PATHS = ("plugins", "tests", "hack", "bench")
+
+# Lines of pip chatter that say nothing about the tests (the host's pip config makes a lot of it).
+NOISE = re.compile(
+    r"is neither a file nor a directory|^\s*(Collecting|Downloading|Processing|Requirement already|Using cached|Looking in|"
+    r"Attempting uninstall|Found existing|Uninstalling|Successfully uninstalled|Obtaining|Installing collected|━)|eta 0:00|"
+    r"^\s*$|pip is looking at multiple versions"
+)
+
+
+@dataclass
+class Result:
+    name: str
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, other: tuple[int, int, int]) -> None:
+        self.passed += other[0]
+        self.failed += other[1]
+        self.skipped += other[2]
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def rel(path: str) -> str:
+    return os.path.relpath(path, ROOT)
+
+
+def run(cmd: list[str], log: str, cwd: str = ROOT, env: Optional[dict[str, str]] = None, append: bool = False) -> int:
+    """Run cmd with its output in log (and on the console with V=1); return its exit status."""
+    with open(log, "a" if append else "w", encoding="utf-8", errors="replace") as out:
+        out.write(f"$ cd {shlex.quote(rel(cwd) or '.')} && {shlex.join(cmd)}\n")
+        out.flush()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            out.write(line)
+            if VERBOSE and not NOISE.search(line):
+                sys.stdout.write("    " + line)
+        return proc.wait()
+
+
+def show_tail(log: str, lines: int = 120) -> None:
+    """Print the end of a stage's log without pip's chatter (for failures)."""
+    if VERBOSE or not os.path.exists(log):
+        return
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        kept = [line.rstrip("\n") for line in handle if not NOISE.search(line)]
+    if len(kept) > lines:
+        say(f"    ... ({len(kept) - lines} earlier lines in {rel(log)})")
+    for line in kept[-lines:]:
+        say("    " + line)
+
+
+def junit_counts(paths: list[str], failures: Optional[list[str]] = None, skips: Optional[list[str]] = None) -> tuple[int, int, int]:
+    """Count test cases in JUnit XML files: (passed, failed, skipped); errors count as failed."""
+    passed = failed = skipped = 0
+    for path in paths:
+        try:
+            root = ET.parse(path).getroot()
+        except (ET.ParseError, OSError) as exc:
+            failed += 1
+            if failures is not None:
+                failures.append(f"{rel(path)}: unreadable JUnit XML ({exc})")
+            continue
+        for case in root.iter("testcase"):
+            name = ".".join(part for part in (case.get("classname"), case.get("name")) if part)
+            bad = case.find("failure")
+            if bad is None:
+                bad = case.find("error")
+            if bad is not None:
+                failed += 1
+                if failures is not None:
+                    message = (bad.get("message") or "").strip()
+                    body = (bad.text or "").strip()
+                    failures.append(f"{name}: {message}\n{body}".rstrip())
+            elif case.find("skipped") is not None:
+                skipped += 1
+                if skips is not None:
+                    node = case.find("skipped")
+                    reason = ((node.get("message") if node is not None else "") or (node.text if node is not None else "") or "").strip()
+                    skips.append(f"{name}: {reason}")
+            else:
+                passed += 1
+    return passed, failed, skipped
+
+
+def fresh_output(*kinds: str) -> None:
+    for kind in kinds:
+        shutil.rmtree(os.path.join(COPY, "tests", "output", kind), ignore_errors=True)
+
+
+def has_files(directory: str, pattern: str) -> bool:
+    return bool(glob.glob(os.path.join(ROOT, directory, "**", pattern), recursive=True))
+
+
+# --- environment ---------------------------------------------------------------------------------
+
+
+def link_pythons() -> dict[str, str]:
+    """A directory of pythonX.Y -> real interpreter links, first on PATH (pyenv shims exit 127)."""
+    found = {f"{major}.{minor}": path for (major, minor), path in pythons.interpreters().items()}
+    shutil.rmtree(PYTHON_LINKS, ignore_errors=True)
+    os.makedirs(PYTHON_LINKS)
+    for version, path in found.items():
+        os.symlink(path, os.path.join(PYTHON_LINKS, f"python{version}"))
+    return found
+
+
+def supported_versions() -> list[str]:
+    """Every Python version the installed ansible-test supports as a target (3.9 .. 3.14 for 2.21)."""
+    from ansible_test._internal import constants  # type: ignore[import-not-found]
+
+    return list(constants.SUPPORTED_PYTHON_VERSIONS)
+
+
+def offline_get_pip(versions: list[str]) -> list[str]:
+    """Put hack/get_pip.py where ansible-test caches get-pip.py, for each pip version it wants, when missing."""
+    import types
+
+    from ansible_test._internal.python_requirements import get_venv_packages  # type: ignore[import-not-found]
+
+    written = []
+    for pip_version in sorted({get_venv_packages(types.SimpleNamespace(version=v))["pip"] for v in versions}):
+        target = os.path.expanduser(f"~/.ansible/test/cache/get_pip_{pip_version.replace('.', '_')}.py")
+        if not os.path.exists(target):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(os.path.join(HACK, "get_pip.py"), target)
+            written.append(target)
+    return written
+
+
+def base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([PYTHON_LINKS, VENV_BIN, env.get("PATH", "")])
+    env.pop("PYTHONPATH", None)
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    env.pop("ANSIBLE_COLLECTIONS_PATHS", None)
+    env.pop("VIRTUAL_ENV", None)
+    env["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(BUILD, "hypothesis")
+    env["FLEET_CACHE_ROOT"] = ROOT
+    env["FLEET_CACHE_PYTHON"] = sys.executable
+    env["FLEET_CACHE_COLLECTIONS_PATH"] = INSTALLED
+    env["FLEET_CACHE_REPORTS"] = REPORTS
+    if PLAIN:
+        env.update(NO_COLOR="1", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PY_COLORS="0")
+    return env
+
+
+COLOR = ["--color", "no" if PLAIN else "yes"]
+
+
+# --- stages --------------------------------------------------------------------------------------
+
+
+def stage_copy(result: Result, env: dict[str, str]) -> None:
+    changed = tree.sync(COPY)
+    count = len(tree.list_files())
+    result.notes.append(f"{count} files in {rel(COPY)} ({changed} changed)")
+
+
+def stage_sanity(result: Result, env: dict[str, str]) -> None:
+    log = os.path.join(REPORTS, "sanity.log")
+    fresh_output("junit", "bot", "data")
+    cmd = ["ansible-test", "sanity", "--junit", *COLOR, *shlex.split(os.environ.get("SANITY_ARGS", ""))]
+    status = run(cmd, log, cwd=COPY, env=env)
+    # A test skipped for a missing program says so on the console, not in its JUnit file.
+    missing: dict[str, str] = {}
+    current = ""
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            started = re.match(r'Running sanity test "([^"]+)"', line)
+            if started:
+                current = started.group(1)
+            program = re.search(r'Required program "([^"]+)" not found', line)
+            if program and current:
+                missing[current] = f'program "{program.group(1)}" not found'
+    failures: list[str] = []
+    skips: list[str] = []
+    files = sorted(glob.glob(os.path.join(COPY, "tests", "output", "junit", "ansible-test-sanity-*.xml")))
+    result.add(junit_counts(files, failures, skips))
+    applicable = 0
+    for skip in skips:
+        name, reason = skip.split(": ", 1) if ": " in skip else (skip, "")
+        test = name.split(".", 1)[-1]
+        if test in missing:
+            reason = missing[test]
+        if reason == "No tests applicable.":
+            applicable += 1
+            continue
+        result.notes.append(f"skipped {test}: {reason}")
+    if applicable:
+        result.notes.append(f"skipped {applicable} test(s) with no files to check yet")
+    for failure in failures:
+        result.notes.append("FAILED " + failure.split(".", 1)[-1])
+    if status != 0 and not failures:
+        result.failed += 1
+        result.notes.append(f"ansible-test sanity exited {status} without a failed test; see {rel(log)}")
+        show_tail(log)
+
+
+def stage_units(result: Result, env: dict[str, str], available: dict[str, str], supported: list[str]) -> None:
+    if not has_files("tests/unit", "test_*.py") and not has_files("tests/unit", "*_test.py"):
+        result.notes.append("no unit tests yet (tests/unit/**/test_*.py)")
+        return
+    log = os.path.join(REPORTS, "units.log")
+    open(log, "w").close()
+    fresh_output("junit")
+    versions = [v for v in supported if v in available]
+    missing = [v for v in supported if v not in available]
+    if missing:
+        result.notes.append("no interpreter here for Python " + ", ".join(missing))
+    for version in versions:
+        before = set(glob.glob(os.path.join(COPY, "tests", "output", "junit", "*.xml")))
+        cmd = ["ansible-test", "units", "--venv", "--python", version, *COLOR, *shlex.split(os.environ.get("UNITS_ARGS", ""))]
+        status = run(cmd, log, cwd=COPY, env=env, append=True)
+        files = sorted(set(glob.glob(os.path.join(COPY, "tests", "output", "junit", f"python{version}-*-units.xml"))) - before)
+        failures: list[str] = []
+        counts = junit_counts(files, failures)
+        result.add(counts)
+        summary = f"Python {version}: {counts[0]} passed, {counts[1]} failed, {counts[2]} skipped"
+        if status != 0 and not failures:
+            result.failed += 1
+            summary += f" (ansible-test exited {status}; see {rel(log)})"
+        result.notes.append(summary)
+        for failure in failures[:20]:
+            result.notes.append("FAILED " + failure.splitlines()[0])
+    if result.failed:
+        show_tail(log)
+
+
+def integration_targets() -> list[str]:
+    base = os.path.join(ROOT, "tests", "integration", "targets")
+    return sorted(name for name in os.listdir(base) if os.path.isdir(os.path.join(base, name))) if os.path.isdir(base) else []
+
+
+def stage_integration(result: Result, env: dict[str, str]) -> None:
+    targets = integration_targets()
+    if not targets:
+        result.notes.append("no integration targets yet (tests/integration/targets/*)")
+        return
+    log = os.path.join(REPORTS, "integration.log")
+    fresh_output("junit", "data")
+    cmd = ["ansible-test", "integration", "--local", "--continue-on-error", *COLOR, *shlex.split(os.environ.get("INTEGRATION_ARGS", ""))]
+    status = run(cmd, log, cwd=COPY, env=env)
+    ran: list[str] = []
+    failed: list[str] = []
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        lines = handle.read().splitlines()
+    for index, line in enumerate(lines):
+        started = re.match(r"Running (\S+) integration test (role|script)", line)
+        if started and started.group(1) not in ran:
+            ran.append(started.group(1))
+        if re.match(r"FATAL: The \d+ integration test\(s\) listed below .* failed", line):
+            for name in lines[index + 1 :]:
+                if not re.fullmatch(r"[\w.-]+", name.strip()):
+                    break
+                failed.append(name.strip())
+    result.passed += len([name for name in ran if name not in failed])
+    result.failed += len(failed)
+    result.skipped += len([name for name in targets if name not in ran])
+    for name in failed:
+        result.notes.append(f"FAILED target {name}")
+    not_run = [name for name in targets if name not in ran]
+    if not_run:
+        result.notes.append("not run here (aliases: disabled/unsupported/destructive/...): " + ", ".join(not_run))
+    if status != 0 and not failed:
+        result.failed += 1
+        result.notes.append(f"ansible-test integration exited {status}; see {rel(log)}")
+    if status != 0:
+        show_tail(log)
+
+
+def stage_oracle(result: Result, env: dict[str, str]) -> None:
+    if not os.path.isdir(os.path.join(ROOT, "tests", "oracle")):
+        result.notes.append("no oracle tests yet (tests/oracle/)")
+        return
+    log = os.path.join(REPORTS, "oracle.log")
+    xml = os.path.join(REPORTS, "oracle.xml")
+    if os.path.exists(xml):
+        os.unlink(xml)
+    oracle_env = dict(env, ANSIBLE_COLLECTIONS_PATH=INSTALLED)
+    cmd = [sys.executable, "-m", "pytest", "tests/oracle", f"--junitxml={xml}", "-o", "junit_family=xunit2", "-p", "no:cacheprovider"]
+    cmd += ["--color=no"] if PLAIN else []
+    cmd += shlex.split(os.environ.get("PYTEST_ARGS", ""))
+    status = run(cmd, log, env=oracle_env)
+    failures: list[str] = []
+    if os.path.exists(xml):
+        result.add(junit_counts([xml], failures))
+    for failure in failures[:20]:
+        result.notes.append("FAILED " + failure.splitlines()[0])
+    if status == 5:
+        result.notes.append("pytest collected no tests")
+    elif status != 0 and not failures:
+        result.failed += 1
+        result.notes.append(f"pytest exited {status}; see {rel(log)}")
+    if status not in (0, 5):
+        show_tail(log, 60)
+
+
+def lint_check(
+    result: Result,
+    name: str,
+    cmd: list[str],
+    log: str,
+    env: dict[str, str],
+    cwd: str = ROOT,
+    rewrite: Optional[Callable[[str], str]] = None,
+) -> None:
+    """One lint tool is one check: passed when it exits 0; its complaints become the stage's notes."""
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        start = len(handle.read())
+    status = run(cmd, log, cwd=cwd, env=env, append=True)
+    if status == 0:
+        result.passed += 1
+        result.notes.append(f"{name}: ok")
+        return
+    result.failed += 1
+    result.notes.append(f"FAILED {name} (exit {status})")
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        output = handle.read()[start:].split("\n", 1)[-1]
+    lines = [rewrite(line) if rewrite else line for line in output.splitlines() if line.strip()]
+    result.notes.extend("  " + line for line in lines[:60])
+    if len(lines) > 60:
+        result.notes.append(f"  ... ({len(lines) - 60} more lines in {rel(log)})")
+
+
+def stage_lint(result: Result, env: dict[str, str]) -> None:
+    log = os.path.join(REPORTS, "lint.log")
+    open(log, "w").close()
+    paths = [path for path in LINT_PATHS if has_files(path, "*.py")]
+    if paths:
+        lint_check(result, "ruff check " + " ".join(paths), ["ruff", "check", "--no-cache", "--output-format", "concise", *paths], log, env)
+        lint_check(
+            result, "ruff format --check " + " ".join(paths), ["ruff", "format", "--check", "--no-cache", "--output-format", "concise", *paths], log, env
+        )
+    else:
+        result.notes.append("ruff: no Python files yet")
+    if has_files("plugins", "*.py"):
+        # mypy runs on the copy, where imports of ansible_collections.fleet.cache.* resolve.
+        prefix = os.path.join("ansible_collections", "fleet", "cache") + os.sep
+        cmd = ["mypy", "--config-file", os.path.join(ROOT, "pyproject.toml"), "--cache-dir", os.path.join(BUILD, "mypy_cache"), prefix + "plugins"]
+        lint_check(result, "mypy plugins", cmd, log, env, cwd=BUILD, rewrite=lambda line: line.replace(prefix, ""))
+    else:
+        result.notes.append("mypy: no Python files in plugins/ yet")
+    lint_paths = [path for path in ("roles", "playbooks") if has_files(path, "*.yml") or has_files(path, "*.yaml")]
+    if lint_paths:
+        lint_env = dict(env, ANSIBLE_COLLECTIONS_PATH=INSTALLED, ANSIBLE_HOME=os.path.join(BUILD, "ansible-home"))
+        cmd = ["ansible-lint", "--offline", "--nocolor" if PLAIN else "--force-color", *lint_paths]
+        lint_check(result, "ansible-lint " + " ".join(lint_paths), cmd, log, lint_env)
+    else:
+        result.notes.append("ansible-lint: no roles/ or playbooks/ yet")
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    os.makedirs(REPORTS, exist_ok=True)
+    wanted = os.environ.get("STAGES", "copy sanity units integration oracle lint").split()
+    available = link_pythons()
+    supported = supported_versions()
+    env = base_env()
+    for path in offline_get_pip(supported):
+        say(f"wrote an offline pip bootstrap script for ansible-test: {path}")
+    stages: list[tuple[str, Callable[[Result, dict[str, str]], None]]] = [
+        ("copy", stage_copy),
+        ("sanity", stage_sanity),
+        ("units", lambda result, env: stage_units(result, env, available, supported)),
+        ("integration", stage_integration),
+        ("oracle", stage_oracle),
+        ("lint", stage_lint),
+    ]
+    results: list[Result] = []
+    for name, function in stages:
+        if name not in wanted:
+            continue
+        if name != "copy" and "copy" not in wanted and not os.path.isdir(COPY):
+            stage_copy(Result("copy"), env)
+        result = Result(name)
+        say(f"== {name}")
+        started = time.monotonic()
+        try:
+            function(result, env)
+        except Exception as exc:  # a broken stage must not stop the others
+            result.failed += 1
+            result.notes.append(f"FAILED: stage crashed: {type(exc).__name__}: {exc}")
+        result.seconds = time.monotonic() - started
+        for note in result.notes:
+            say("   " + note.replace("\n", "\n     "))
+        say(f"   -> {result.passed} passed, {result.failed} failed, {result.skipped} skipped ({result.seconds:.0f}s)")
+        results.append(result)
+    say("")
+    say("== summary")
+    for result in results:
+        state = "FAILED" if result.failed else "ok"
+        say(f"   {result.name:<12} {result.passed:>5} passed {result.failed:>4} failed {result.skipped:>4} skipped {result.seconds:>6.0f}s  {state}")
+    passed = sum(result.passed for result in results)
+    failed = sum(result.failed for result in results)
+    skipped = sum(result.skipped for result in results)
+    say(f"   logs: {rel(REPORTS)}/")
+    say(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
