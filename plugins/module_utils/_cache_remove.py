@@ -171,7 +171,8 @@ class _Remover:
     # Doing ------------------------------------------------------------------------------------
     def _unlink(self, listing: Listing, item: FileItem) -> None:
         if listing.unlink(item):
-            self.outcome.files += 1
+            # A link to a folder is not a file to pip's walk (nor to the scan): removed, not counted.
+            self.outcome.files += 1 if item.counts_as_file else 0
             self.outcome.bytes += item.size
             self.outcome.removed.add(listing.file_path(item.name), listing.file_path(item.name))
 

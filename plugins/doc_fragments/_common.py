@@ -1,0 +1,64 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options shared by every pip cache module; set them once with module_defaults (group/fleet.cache.pip).
+    DOCUMENTATION = r"""
+options:
+  cache_dir:
+    description:
+      - The cache directory to act on, as pip's C(--cache-dir) option would set it.
+      - When omitted, the directory is the one each user's pip uses, resolved exactly as pip resolves it
+        (C(PIP_CACHE_DIR), C(cache-dir) and C(no-cache-dir) in every configuration file pip reads, then the platform default).
+    type: path
+  user:
+    description:
+      - Whose pip cache to act on. Omitted, the user the module runs as (use C(become_user) to change it).
+      - A user name resolves that user's cache from their home folder, their configuration files and O(environment).
+        Another user's shell variables are not known to the module; pass those that matter in O(environment).
+      - V(all) acts on root and every login user with a home folder (user IDs from C(UID_MIN) in C(/etc/login.defs)).
+        Users that share one cache directory are reported together and the directory is scanned or cleaned once.
+    type: str
+  python:
+    description:
+      - An interpreter whose pip is asked about, for example a virtual environment's C(bin/python).
+        Its C(sys.prefix) decides the site configuration file (C(pip.conf) or C(pip.ini) in the environment).
+      - Omitted, the site file of the interpreter that runs the module counts.
+    type: path
+  environment:
+    description:
+      - Environment variables the user's pip would see, added to those of the module's process for the current user,
+        or to a minimal login environment (C(HOME), C(USER), C(PATH)) for another user.
+      - For example C({PIP_CACHE_DIR: /srv/pip-cache}) or C({XDG_CACHE_HOME: /scratch/cache}).
+    type: dict
+    default: {}
+  command:
+    description:
+      - The pip command whose view of the configuration counts. pip reads the V(global) section and then the command's own
+        section, so C([install] cache-dir = ...) moves the cache of C(pip install) but not what C(pip cache dir) prints.
+      - V(cache) gives what C(pip cache dir) prints.
+    type: str
+    default: cache
+    choices: [cache, install, download, wheel]
+notes:
+  - Resolution follows the newest pip's rules on Linux, macOS and Windows, including the ownership check that makes pip
+    disable a cache whose folder is not owned by (root) or not writable by (other users) the user.
+"""
+
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+"""

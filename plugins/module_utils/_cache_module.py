@@ -1,0 +1,203 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+What the pip cache modules share: one option builder, the users a run acts for, the host
+context each user's pip would see, and one way of turning engine errors into fail_json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from ._cache_common import CacheError, InvalidValue
+from ._cache_resolve import HostContext, Resolution, resolve
+
+try:
+    import pwd
+    import grp  # noqa: F401  # imported for its side effect of proving a POSIX host
+except ImportError:  # Windows
+    pwd = None  # type: ignore[assignment]
+
+COMMAND_CHOICES = ["cache", "install", "download", "wheel"]
+
+
+def common_argument_spec() -> dict[str, Any]:
+    """Options every pip cache module takes, so module_defaults can set them once."""
+    return {
+        "cache_dir": {"type": "path"},
+        "user": {"type": "str"},
+        "python": {"type": "path"},
+        "environment": {"type": "dict", "default": {}},
+        "command": {"type": "str", "default": "cache", "choices": COMMAND_CHOICES},
+    }
+
+
+def host_platform() -> str:
+    if sys.platform.startswith("win"):
+        return "win32"
+    if sys.platform == "darwin":
+        return "darwin"
+    return "linux"
+
+
+@dataclass
+class Account:
+    """A local user whose pip cache a run acts on."""
+
+    name: str
+    uid: Optional[int]
+    gid: Optional[int]
+    home: str
+    current: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"user": self.name, "uid": self.uid, "home": self.home}
+
+
+def _login_uid_min() -> int:
+    try:
+        with open("/etc/login.defs", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "UID_MIN" and parts[1].isdigit():
+                    return int(parts[1])
+    except OSError:
+        pass
+    return 500 if sys.platform == "darwin" else 1000
+
+
+def _account(entry: Any, current_uid: int) -> Account:
+    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir, entry.pw_uid == current_uid)
+
+
+def accounts(user: Optional[str]) -> list[Account]:
+    """The accounts ``user`` names: the current user, one name, or ``all`` (root and every login user with a home)."""
+    if pwd is None:
+        home = os.path.expanduser("~")
+        name = os.environ.get("USERNAME") or os.path.basename(home)
+        if user not in (None, name):
+            raise InvalidValue("other users are not available on this host from this module", option="user")
+        return [Account(name, None, None, home, True)]
+    current_uid = os.geteuid()
+    if user is None:
+        try:
+            return [_account(pwd.getpwuid(current_uid), current_uid)]
+        except KeyError:
+            return [Account(str(current_uid), current_uid, os.getegid(), os.path.expanduser("~"), True)]
+    if user == "all":
+        uid_min = _login_uid_min()
+        found: list[Account] = []
+        seen: set[str] = set()
+        for entry in sorted(pwd.getpwall(), key=lambda item: item.pw_uid):
+            if entry.pw_name in seen:
+                continue
+            if entry.pw_uid == 0 or (entry.pw_uid >= uid_min and entry.pw_uid != 65534 and os.path.isdir(entry.pw_dir) and entry.pw_dir != "/"):
+                seen.add(entry.pw_name)
+                found.append(_account(entry, current_uid))
+        return found
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise InvalidValue(f"no local user named {user!r} on this host", option="user") from None
+    return [_account(entry, current_uid)]
+
+
+def interpreter_prefixes(module: Any, python: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """(sys.prefix, sys.base_prefix) of the interpreter whose pip is asked about."""
+    if not python:
+        return sys.prefix, getattr(sys, "base_prefix", sys.prefix)
+    script = "import json, sys; print(json.dumps([sys.prefix, getattr(sys, 'base_prefix', sys.prefix)]))"
+    rc, out, err = module.run_command([python, "-c", script])
+    if rc != 0:
+        raise InvalidValue(f"cannot run {python}: {err.strip() or out.strip() or 'exit code %d' % rc}", option="python", path=python)
+    try:
+        prefix, base = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise InvalidValue(f"{python} did not answer like a Python interpreter", option="python", path=python) from None
+    return str(prefix), str(base)
+
+
+def context_for(account: Account, *, environment: dict[str, str], prefixes: tuple[Optional[str], Optional[str]]) -> HostContext:
+    """What that user's pip would see. Another user's shell variables are unknown: only ``environment`` is added."""
+    platform = host_platform()
+    if account.current:
+        environ = dict(os.environ)
+        environ.update(environment)
+        cwd = os.getcwd() if os.path.isdir(os.getcwd()) else account.home
+    else:
+        environ = {"HOME": account.home, "USER": account.name, "LOGNAME": account.name, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        environ.update(environment)
+        cwd = account.home
+    gids: tuple[int, ...] = ()
+    if account.uid is not None and account.gid is not None and hasattr(os, "getgrouplist"):
+        try:
+            gids = tuple(os.getgrouplist(account.name, account.gid))
+        except OSError:
+            gids = (account.gid,)
+    folders: dict[str, str] = {}
+    if platform == "win32":
+        from ._cache_windows import known_folders
+
+        folders = known_folders()
+    return HostContext(
+        platform=platform,
+        environ=environ,
+        home=account.home,
+        uid=account.uid,
+        gids=gids,
+        sys_prefix=prefixes[0],
+        base_prefix=prefixes[1],
+        cwd=cwd,
+        windows_folders=folders,
+        live=True,
+    )
+
+
+@dataclass
+class Target:
+    """One account and the cache its pip uses."""
+
+    account: Account
+    context: HostContext
+    resolution: Resolution
+    other_commands: dict[str, Resolution]
+
+
+def targets(module: Any, *, resolve_commands: bool = True) -> list[Target]:
+    """Resolve every requested account's cache; ``cache_dir`` acts as pip's --cache-dir for all."""
+    params = module.params
+    prefixes = interpreter_prefixes(module, params.get("python"))
+    result: list[Target] = []
+    environment = {str(key): str(value) for key, value in (params.get("environment") or {}).items()}
+    for account in accounts(params.get("user")):
+        context = context_for(account, environment=environment, prefixes=prefixes)
+        command = params.get("command") or "cache"
+        resolution = resolve(context, command=command, cache_dir=params.get("cache_dir"))
+        others: dict[str, Resolution] = {}
+        if resolve_commands and params.get("cache_dir") is None:
+            for other in ("cache", "install"):
+                if other != command:
+                    others[other] = resolve(context, command=other)
+        result.append(Target(account, context, resolution, others))
+    return result
+
+
+def run_guarded(module: Any, body: Callable[[], dict[str, Any]]) -> None:
+    """Run the module body; engine errors become one fail_json naming option, path and cause."""
+    try:
+        result = body()
+    except CacheError as error:
+        extra: dict[str, Any] = {}
+        if error.option:
+            extra["option"] = error.option
+        if error.path:
+            extra["path"] = error.path
+        module.fail_json(msg=str(error), **extra)
+        return
+    module.exit_json(**result)

@@ -1,0 +1,323 @@
+#!/usr/bin/python
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pip_cache_info
+short_description: Report where pip's cache is, why, and what is in it
+version_added: 0.1.0
+description:
+  - Reports, for one user, several users or every user of a host, the directory pip uses as its cache and the reason
+    (an option, C(PIP_CACHE_DIR), which configuration file and section, or the platform default), or why the cache is disabled.
+  - Scans the cache in one streaming walk and reports, per bucket (C(http-v2), C(http), C(wheels), C(selfcheck)),
+    bytes, files, entries and the oldest and newest modification times.
+  - Returns the seven lines of C(pip cache info) exactly as the newest pip words them, and the wheels C(pip cache list) lists.
+  - Optionally identifies the HTTP-cached downloads by their content (a wheel, an sdist or an index page, with project name
+    and version), which pip itself cannot list.
+  - Changes nothing. Lists are capped by O(limit) and say when they were cut.
+author:
+  - fleet.cache contributors
+extends_documentation_fragment:
+  - fleet.cache._common
+  - fleet.cache._common.attributes
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: N/A
+    details: The module changes nothing.
+  platform:
+    platforms: [posix, windows]
+  idempotent:
+    support: full
+options:
+  pattern:
+    description:
+      - List only the wheels that C(pip cache list PATTERN) lists, with pip's own rule (C(*.whl) or C(-*.whl) appended,
+        matched against file names; case-sensitive except on Windows).
+      - A pattern holding a path separator or a NUL character is refused.
+    type: str
+  name:
+    description:
+      - List only these projects, matched by their PEP 503 normalised names as people write them (V(PyYAML),
+        V(typing-extensions), V(zope.interface)), each with an optional version specifier (V(requests<2.30)).
+      - Also filters O(downloads).
+    type: list
+    elements: str
+  wheels:
+    description: List the locally built wheels (RV(caches[].wheels)).
+    type: bool
+    default: true
+  downloads:
+    description:
+      - Identify the HTTP cache's entries by content and list them (RV(caches[].downloads)). Reads a few KiB of each entry.
+    type: bool
+    default: false
+  limit:
+    description: The most items any returned list holds; the counts are always complete.
+    type: int
+    default: 1000
+seealso:
+  - module: fleet.cache.pip_cache
+  - module: fleet.cache.pip_config
+"""
+
+EXAMPLES = r"""
+- name: Report the pip cache of the connecting user
+  fleet.cache.pip_cache_info:
+  register: pip_cache
+
+- name: Show where it is and why
+  ansible.builtin.debug:
+    msg: "{{ pip_cache.cache_dir }} ({{ pip_cache.source }}): {{ pip_cache.total.bytes | human_readable }}"
+
+- name: Report every user's cache, run as root
+  fleet.cache.pip_cache_info:
+    user: all
+  become: true
+  register: all_caches
+
+- name: Which cached wheels and downloads belong to PyYAML
+  fleet.cache.pip_cache_info:
+    name: [PyYAML]
+    downloads: true
+"""
+
+RETURN = r"""
+cache_dir:
+  description: The cache directory (single user only; null when the cache is disabled).
+  returned: success and O(user) is not V(all)
+  type: str
+  sample: /home/alice/.cache/pip
+source:
+  description: Why this directory; V(option), V(env), V(config), V(default) or V(disabled).
+  returned: success and O(user) is not V(all)
+  type: str
+  sample: default
+disabled:
+  description: Whether pip's cache is disabled for this user and command.
+  returned: success and O(user) is not V(all)
+  type: bool
+  sample: false
+pip_cache_info_lines:
+  description: The seven lines of C(pip cache info), worded as the newest pip words them.
+  returned: success and O(user) is not V(all)
+  type: list
+  elements: str
+  sample:
+    - "Package index page cache location (pip v23.3+): /home/alice/.cache/pip/http-v2"
+    - "Package index page cache location (older pips): /home/alice/.cache/pip/http"
+    - "Package index page cache size: 31.2 MB"
+    - "Number of HTTP files: 84"
+    - "Locally built wheels location: /home/alice/.cache/pip/wheels"
+    - "Locally built wheels size: 1.2 MB"
+    - "Number of locally built wheels: 3"
+total:
+  description: Totals over the whole cache directory.
+  returned: success and O(user) is not V(all)
+  type: dict
+  sample: {files: 92, bytes: 32456123, entries: 45, dirs: 120, oldest: "2026-01-02T03:04:05Z", newest: "2026-11-20T10:00:00Z"}
+caches:
+  description: One item per user reported (also for a single user). Fields below are per item.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    user:
+      description: The user name.
+      type: str
+      sample: alice
+    uid:
+      description: The user ID (null on Windows).
+      type: int
+      sample: 1000
+    home:
+      description: The user's home folder.
+      type: str
+      sample: /home/alice
+    cache_dir:
+      description: The cache directory, null when disabled.
+      type: str
+      sample: /home/alice/.cache/pip
+    exists:
+      description: Whether the cache directory exists.
+      type: bool
+      sample: true
+    source:
+      description: V(option), V(env), V(config), V(default) or V(disabled).
+      type: str
+      sample: config
+    disabled:
+      description: Whether the cache is disabled.
+      type: bool
+      sample: false
+    disabled_reason:
+      description: Why the cache is disabled (which file or variable, or the ownership check).
+      type: str
+      sample: "no-cache-dir = true in [global] of /etc/pip.conf"
+    resolution:
+      description: The full resolution for O(command) - the deciding setting, config files considered (with C(exists)),
+        the ownership check.
+      type: dict
+      sample: {command: cache, source: config, setting: {key: cache-dir, value: /srv/pip, origin: /etc/pip.conf, section: global}}
+    commands:
+      description: The cache directory of other pip commands where their sections differ (C(cache) and C(install)).
+      type: dict
+      sample: {install: {cache_dir: /srv/install-cache, source: config}}
+    shared_with:
+      description: Other users reported whose pip uses the same directory.
+      type: list
+      elements: str
+      sample: [bob]
+    buckets:
+      description: Per bucket (C(http-v2), C(http), C(wheels), C(selfcheck)) files, bytes, entries, dirs, oldest and newest.
+      type: dict
+      sample: {wheels: {files: 6, bytes: 1234567, entries: 3, dirs: 13, oldest: "2026-01-02T03:04:05Z", newest: "2026-11-20T10:00:00Z"}}
+    other:
+      description: The same figures for anything at the cache's top level that is not a bucket.
+      type: dict
+      sample: {files: 1, bytes: 20, entries: 1, dirs: 0, oldest: null, newest: null}
+    total:
+      description: Totals over the whole directory.
+      type: dict
+      sample: {files: 92, bytes: 32456123, entries: 45, dirs: 120}
+    pip_cache_info:
+      description: The figures of C(pip cache info), raw (bytes, counts) and in pip's words.
+      type: dict
+      sample: {http_files: 84, http_size: 31234567, http_size_human: 31.2 MB, wheels_count: 3, wheels_size: 1234567}
+    pip_cache_info_lines:
+      description: The seven lines of C(pip cache info) as the newest pip prints them.
+      type: list
+      elements: str
+      sample: ["Number of HTTP files: 84"]
+    wheels:
+      description: Locally built wheels selected by O(pattern) or O(name) (all without them), sorted by path, at most O(limit).
+      type: list
+      elements: dict
+      sample: [{filename: tiny-1.0-py3-none-any.whl, name: tiny, version: "1.0", tags: py3-none-any, size: 1234}]
+    wheels_count:
+      description: How many wheels were selected, whatever O(limit).
+      type: int
+      sample: 3
+    wheels_truncated:
+      description: Whether RV(caches[].wheels) was cut at O(limit).
+      type: bool
+      sample: false
+    downloads:
+      description: With O(downloads), the HTTP cache's entries identified by content.
+      type: list
+      elements: dict
+      sample: [{kind: wheel, name: PyYAML, version: "6.0.2", size: 812345, files: 2}]
+    downloads_count:
+      description: With O(downloads), how many entries were selected.
+      type: int
+      sample: 12
+    downloads_unrecognised:
+      description: With O(downloads), entries whose content was not a wheel, an sdist or an index page.
+      type: int
+      sample: 0
+    errors:
+      description: Paths that could not be read, with the reason (at most 50; the walk goes on past them).
+      type: list
+      elements: dict
+      sample: [{path: /home/alice/.cache/pip/wheels/ab, error: Permission denied}]
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleet.cache.plugins.module_utils._cache_http import list_downloads
+from ansible_collections.fleet.cache.plugins.module_utils._cache_module import common_argument_spec, host_platform, run_guarded, targets
+from ansible_collections.fleet.cache.plugins.module_utils._cache_scan import NameMatcher, check_glob_pattern, scan
+from ansible_collections.fleet.cache.plugins.module_utils._cache_version import parse_requirement
+
+
+def report(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    if params["limit"] < 0:
+        module.fail_json(msg="limit: must be 0 or more", option="limit")
+    requirements = [parse_requirement(text, option="name") for text in params["name"]] if params["name"] is not None else None
+    case_insensitive = host_platform() == "win32"  # pip matches patterns case-insensitively on Windows only
+    if params["pattern"] is not None:
+        matcher = NameMatcher(glob=check_glob_pattern(params["pattern"]), case_insensitive=case_insensitive)
+    elif requirements is not None:
+        matcher = NameMatcher(requirements=requirements)
+    else:
+        matcher = NameMatcher(glob="*", case_insensitive=case_insensitive)
+    caches: list[dict[str, Any]] = []
+    scanned: dict[str, dict[str, Any]] = {}
+    for target in targets(module):
+        resolution = target.resolution
+        item: dict[str, Any] = dict(target.account.as_dict())
+        item.update(
+            cache_dir=resolution.cache_dir,
+            source=resolution.source,
+            disabled=resolution.disabled,
+            disabled_reason=resolution.disabled_reason,
+            resolution=resolution.as_dict(),
+            commands={name: {"cache_dir": other.cache_dir, "source": other.source, "disabled": other.disabled} for name, other in target.other_commands.items()},
+            shared_with=[],
+        )
+        for warning in resolution.warnings:
+            module.warn(f"{target.account.name}: {warning}")
+        for name, other in target.other_commands.items():
+            if other.cache_dir != resolution.cache_dir:
+                module.warn(f"{target.account.name}: 'pip {name}' uses {other.cache_dir or 'no cache'} ({other.source}), not {resolution.cache_dir or 'no cache'}")
+        if resolution.cache_dir is None:
+            item.update(exists=False)
+            caches.append(item)
+            continue
+        directory = resolution.cache_dir
+        if directory in scanned:
+            first = scanned[directory]
+            first["shared_with"].append(target.account.name)
+            item["shared_with"].append(first["user"])
+            item.update({key: first[key] for key in first if key not in item})
+            caches.append(item)
+            continue
+        result = scan(directory, list_matcher=matcher if params["wheels"] else None, list_limit=params["limit"], case_insensitive=case_insensitive)
+        item.update(
+            exists=result.exists,
+            buckets={name: stats.as_dict() for name, stats in result.buckets.items()},
+            other=result.other.as_dict(),
+            total=result.total.as_dict(),
+            pip_cache_info=result.pip_info(),
+            pip_cache_info_lines=result.pip_info_lines(),
+            errors=result.errors.items,
+        )
+        if result.errors.count:
+            module.warn(f"{directory}: {result.errors.count} path(s) could not be read, first: {result.errors.items[0]['path']}: {result.errors.items[0]['error']}")
+        if result.wheels is not None:
+            item.update(wheels=[wheel.as_dict() for wheel in result.wheels.items()], wheels_count=result.wheels.count, wheels_truncated=result.wheels.truncated)
+        if params["downloads"]:
+            downloads, count, truncated, unknown = list_downloads(directory, requirements=requirements, limit=params["limit"])
+            item.update(downloads=downloads, downloads_count=count, downloads_truncated=truncated, downloads_unrecognised=unknown)
+        scanned[directory] = item
+        caches.append(item)
+    output: dict[str, Any] = {"changed": False, "caches": caches}
+    if params["user"] != "all" and len(caches) == 1:
+        output.update({key: value for key, value in caches[0].items() if key not in ("changed",)})
+    return output
+
+
+def main() -> None:
+    argument_spec = common_argument_spec()
+    argument_spec.update(
+        pattern={"type": "str"},
+        name={"type": "list", "elements": "str"},
+        wheels={"type": "bool", "default": True},
+        downloads={"type": "bool", "default": False},
+        limit={"type": "int", "default": 1000},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, mutually_exclusive=[("pattern", "name")])
+    run_guarded(module, lambda: report(module))
+
+
+if __name__ == "__main__":
+    main()
