@@ -1,0 +1,97 @@
+"""pip_cache_info's engine against real pip: `pip cache dir/info/list` on caches real pip filled."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from engine import common, resolve, scan
+from piporacle import OraclePip, isolated_env, pip_cache_dir, pip_cache_info, pip_cache_list
+
+
+def _copy(template: Path, dest: Path) -> Path:
+    shutil.copytree(template, dest, symlinks=True)
+    return Path(os.path.realpath(dest))
+
+
+def _mixed_cache(template_caches: dict[str, Path], dest: Path) -> Path:
+    """One cache holding both layouts: http/ from the oldest pip, http-v2/ from the newest, wheels of both."""
+    versions = sorted(template_caches, key=lambda text: tuple(int(part) for part in text.split(".")))
+    for version in (versions[0], versions[-1]):
+        shutil.copytree(template_caches[version], dest, symlinks=True, dirs_exist_ok=True)
+    return Path(os.path.realpath(dest))
+
+
+def _assert_info_equal(pip: OraclePip, cache: Path, env: dict[str, str]) -> None:
+    info = pip_cache_info(pip, env)
+    ours = scan.scan(str(cache))
+    # pip < 23.3 does not know http-v2/: it counts and sizes http/ alone.
+    sees_v2 = pip.key >= (23, 3)
+    http_files = ours.http_files if sees_v2 else ours.buckets["http"].files
+    http_bytes = ours.http_bytes if sees_v2 else ours.buckets["http"].bytes
+    assert info.http_files == http_files
+    assert info.index_page_size == common.pip_format_size(http_bytes)
+    assert info.wheels_size == common.pip_format_size(ours.buckets["wheels"].bytes)
+    assert info.wheels_count == ours.pip_wheel_count
+    assert info.wheels_location == str(cache / "wheels")
+    if sees_v2:
+        assert info.http_v2_location == str(cache / "http-v2")
+        assert info.http_location == str(cache / "http")
+    if pip.key >= (25, 0):
+        # The newest wording: our seven lines are pip's lines, character for character.
+        assert info.raw.strip().splitlines() == ours.pip_info_lines()
+
+
+def test_info_on_own_cache(oracle_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
+    cache = _copy(template_caches[oracle_pip.version], tmp_path / "cache")
+    env = isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache))
+    ours = scan.scan(str(cache))
+    assert ours.http_files > 0 and ours.pip_wheel_count > 0, "the template cache must hold downloads and built wheels"
+    _assert_info_equal(oracle_pip, cache, env)
+
+
+def test_info_on_mixed_layouts(oracle_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
+    if len(template_caches) < 2:
+        pytest.skip("needs two oracle pips")
+    cache = _mixed_cache(template_caches, tmp_path / "cache")
+    assert (cache / "http").is_dir() and (cache / "http-v2").is_dir()
+    _assert_info_equal(oracle_pip, cache, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache)))
+
+
+def test_cache_dir_matches_pip(oracle_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
+    cache = _copy(template_caches[oracle_pip.version], tmp_path / "cache")
+    link = tmp_path / "link-to-cache"
+    link.symlink_to(cache)
+    env = isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(link))
+    ctx = resolve.HostContext(platform="linux", environ=env, uid=os.geteuid(), sys_prefix=str(oracle_pip.venv), cwd=str(tmp_path), live=True)
+    ours = resolve.resolve(ctx)
+    assert ours.source == "env"
+    assert pip_cache_dir(oracle_pip, env) == ours.cache_dir == str(cache)
+
+
+PATTERNS = [None, "*", "TinyYAML", "tinyyaml", "tiny_requests", "tiny-requests", "zope*", "*-1.1*", "Simple-1.1", "nomatch", "[Tt]iny*"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda value: f"pattern={value}")
+def test_list_matches_pip(oracle_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path, pattern: str | None) -> None:
+    cache = _copy(template_caches[oracle_pip.version], tmp_path / "cache")
+    env = isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache))
+    ours = scan.scan(str(cache), list_matcher=scan.NameMatcher(glob=pattern or "*"), list_limit=10_000)
+    assert ours.wheels is not None
+    items = ours.wheels.items()
+    assert sorted(item.path for item in items) == pip_cache_list(oracle_pip, env, pattern, "abspath")
+    human = sorted(f" - {item.filename} ({common.pip_format_size(item.size)})" for item in items)
+    assert [line.strip() for line in human] == pip_cache_list(oracle_pip, env, pattern, "human")
+
+
+def test_list_cap_says_it_was_cut(newest_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
+    cache = _copy(template_caches[newest_pip.version], tmp_path / "cache")
+    full = pip_cache_list(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache)), None, "abspath")
+    assert len(full) >= 2
+    ours = scan.scan(str(cache), list_matcher=scan.NameMatcher(glob="*"), list_limit=1)
+    assert ours.wheels is not None
+    assert ours.wheels.count == len(full)
+    assert ours.wheels.truncated
+    assert [item.path for item in ours.wheels.items()] == full[:1]
