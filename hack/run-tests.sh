@@ -14,6 +14,6 @@ if ! "$ROOT/hack/setup.sh" --test; then
     echo "0 passed, 1 failed, 0 skipped"
     exit 1
 fi
-echo "   -> .venv ($("$ROOT/.venv/bin/python" -c 'import sys; print(sys.version.split()[0])'), $("$ROOT/.venv/bin/ansible" --version | head -n 1)) and .build/collections ready ($((SECONDS - start))s)"
+echo "   -> .venv ($("$ROOT/.venv/bin/python" -c "import sys, ansible.release as r; print(\"Python %s, ansible-core %s\" % (sys.version.split()[0], r.__version__))")) and .build/collections ready ($((SECONDS - start))s)"
 
 exec "$ROOT/.venv/bin/python" "$ROOT/hack/run_tests.py" "$@"

@@ -93,16 +93,21 @@ def run(cmd: list[str], log: str, cwd: str = ROOT, env: Optional[dict[str, str]]
         return proc.wait()
 
 
-def show_tail(log: str, lines: int = 120) -> None:
-    """Print the end of a stage's log without pip's chatter (for failures)."""
+def log_size(log: str) -> int:
+    return os.path.getsize(log) if os.path.exists(log) else 0
+
+
+def show_tail(result: Result, log: str, start: int = 0, lines: int = 120) -> None:
+    """Add the end of a stage's log (from byte offset start), without pip's chatter, to its notes."""
     if VERBOSE or not os.path.exists(log):
         return
-    with open(log, encoding="utf-8", errors="replace") as handle:
-        kept = [line.rstrip("\n") for line in handle if not NOISE.search(line)]
+    with open(log, "rb") as handle:
+        handle.seek(start)
+        text = handle.read().decode("utf-8", "replace")
+    kept = [line for line in text.splitlines() if not NOISE.search(line)]
     if len(kept) > lines:
-        say(f"    ... ({len(kept) - lines} earlier lines in {rel(log)})")
-    for line in kept[-lines:]:
-        say("    " + line)
+        result.notes.append(f"  | ... ({len(kept) - lines} earlier lines in {rel(log)})")
+    result.notes.extend("  | " + line for line in kept[-lines:])
 
 
 def junit_counts(paths: list[str], failures: Optional[list[str]] = None, skips: Optional[list[str]] = None) -> tuple[int, int, int]:
@@ -249,7 +254,7 @@ def stage_sanity(result: Result, env: dict[str, str]) -> None:
     if status != 0 and not failures:
         result.failed += 1
         result.notes.append(f"ansible-test sanity exited {status} without a failed test; see {rel(log)}")
-        show_tail(log)
+        show_tail(result, log)
 
 
 def stage_units(result: Result, env: dict[str, str], available: dict[str, str], supported: list[str]) -> None:
@@ -265,6 +270,7 @@ def stage_units(result: Result, env: dict[str, str], available: dict[str, str], 
         result.notes.append("no interpreter here for Python " + ", ".join(missing))
     for version in versions:
         before = set(glob.glob(os.path.join(COPY, "tests", "output", "junit", "*.xml")))
+        offset = log_size(log)
         cmd = ["ansible-test", "units", "--venv", "--python", version, *COLOR, *shlex.split(os.environ.get("UNITS_ARGS", ""))]
         status = run(cmd, log, cwd=COPY, env=env, append=True)
         files = sorted(set(glob.glob(os.path.join(COPY, "tests", "output", "junit", f"python{version}-*-units.xml"))) - before)
@@ -278,8 +284,8 @@ def stage_units(result: Result, env: dict[str, str], available: dict[str, str], 
         result.notes.append(summary)
         for failure in failures[:20]:
             result.notes.append("FAILED " + failure.splitlines()[0])
-    if result.failed:
-        show_tail(log)
+        if status != 0:
+            show_tail(result, log, offset, 80)
 
 
 def integration_targets() -> list[str]:
@@ -321,7 +327,7 @@ def stage_integration(result: Result, env: dict[str, str]) -> None:
         result.failed += 1
         result.notes.append(f"ansible-test integration exited {status}; see {rel(log)}")
     if status != 0:
-        show_tail(log)
+        show_tail(result, log)
 
 
 def stage_oracle(result: Result, env: dict[str, str]) -> None:
@@ -348,7 +354,7 @@ def stage_oracle(result: Result, env: dict[str, str]) -> None:
         result.failed += 1
         result.notes.append(f"pytest exited {status}; see {rel(log)}")
     if status not in (0, 5):
-        show_tail(log, 60)
+        show_tail(result, log, 0, 60)
 
 
 def lint_check(

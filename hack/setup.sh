@@ -83,7 +83,7 @@ find_controller() {
         echo "$py"
         return 0
     fi
-    die "no Python >= 3.10 found (on PATH or in ${PYENV_ROOT:-$HOME/.pyenv}/versions): ansible-core 2.21 needs Python >= 3.12 on the controller (3.10/3.11 work with older ansible-core). Found: $("$boot" "$ROOT/hack/pythons.py" | tr '\n' ' ')"
+    die "no Python >= 3.10 found on PATH or in ${PYENV_ROOT:-$HOME/.pyenv}/versions (found: $("$boot" "$ROOT/hack/pythons.py" | cut -d' ' -f1 | tr '\n' ' ')). Install Python >= 3.12 (ansible-core 2.21's controller minimum; 3.10/3.11 get an older ansible-core), e.g. 'pyenv install 3.13'."
 }
 
 CONTROLLER="$(find_controller)"

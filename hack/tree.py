@@ -28,6 +28,9 @@ FALLBACK_SKIP_DIRS = {".git", ".venv", ".build", ".oracle", ".bench", ".reports"
 # repository (ansible-test lists a collection's files with git, and would otherwise find the checkout's).
 KEEP_IN_DEST = ("tests/output", ".git")
 
+# Droppings of tools run by hand in the checkout, left out even when .gitignore does not name them.
+TOOL_DIRS = (".hypothesis", ".ansible", ".tox", ".nox", "tests/output")
+
 
 def _kept(rel: str) -> bool:
     return any(rel == keep or rel.startswith(keep + "/") for keep in KEEP_IN_DEST)
@@ -49,7 +52,13 @@ def list_files(root: str = ROOT) -> list[str]:
             for name in files:
                 if not name.endswith(".pyc"):
                     paths.add(os.path.relpath(os.path.join(directory, name), root))
-    return sorted(path for path in paths if os.path.lexists(os.path.join(root, path)))
+    return sorted(
+        path
+        for path in paths
+        if os.path.lexists(os.path.join(root, path))
+        and not any(path == top or path.startswith(top + "/") for top in TOOL_DIRS)
+        and "/__pycache__/" not in "/" + path
+    )
 
 
 def digest(root: str = ROOT) -> str:
