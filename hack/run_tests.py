@@ -320,9 +320,18 @@ def stage_integration(result: Result, env: dict[str, str]) -> None:
     result.skipped += len([name for name in targets if name not in ran])
     for name in failed:
         result.notes.append(f"FAILED target {name}")
-    not_run = [name for name in targets if name not in ran]
+    explained: set[str] = set()
+    for line in lines:
+        excluded = re.match(r'WARNING: Excluding (?:target )?tests marked "([^"]+)" which require ([^:]+): (.+)$', line)
+        if excluded:
+            names = [name.strip() for name in excluded.group(3).split(",")]
+            note = f"skipped (marked {excluded.group(1)}, needs {excluded.group(2)}): {', '.join(names)}"
+            if note not in result.notes:
+                result.notes.append(note)
+            explained.update(names)
+    not_run = [name for name in targets if name not in ran and name not in explained]
     if not_run:
-        result.notes.append("not run here (aliases: disabled/unsupported/destructive/...): " + ", ".join(not_run))
+        result.notes.append("skipped (not selected by ansible-test here): " + ", ".join(not_run))
     if status != 0 and not failed:
         result.failed += 1
         result.notes.append(f"ansible-test integration exited {status}; see {rel(log)}")

@@ -52,7 +52,9 @@ hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 bootstrap_python() {
     local candidate
     for candidate in "$(command -v python3 || true)" /usr/bin/python3 /usr/local/bin/python3 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/*/bin/python3; do
-        [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+        if [ -z "$candidate" ] || [ ! -x "$candidate" ]; then
+            continue
+        fi
         if "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 7) else 1)' >/dev/null 2>&1; then
             echo "$candidate"
             return 0
@@ -64,7 +66,7 @@ bootstrap_python() {
 # ansible-core pinned for Python X.Y in requirements/controller.txt (the line whose marker names it).
 pinned_core() {
     local minor="$1"
-    grep -E "^ansible-core==[^ ;]+ *; *python_version *== *[\"']$minor[\"']" "$ROOT/requirements/controller.txt" | sed -E 's/^ansible-core==([^ ;]+).*/\1/' | head -n 1
+    grep -E "^ansible-core==[^ ;]+ *; *python_version *== *[\"']${minor}[\"']" "$ROOT/requirements/controller.txt" | sed -E 's/^ansible-core==([^ ;]+).*/\1/' | sed -n 1p || true
 }
 
 # --- 2. the controller Python: newest >= 3.12, else newest >= 3.10 -------------------------------
