@@ -71,8 +71,6 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Bump when the meaning of a template cache changes in a way the generated files do not show.
 TEMPLATE_FORMAT = 1
 _LAST_MODIFIED = email.utils.formatdate(1_735_689_600, usegmt=True)  # 2025-01-01, fixed for determinism
-_SOURCE_MTIME = 1_735_689_600
-_ZIP_DATE = (2025, 1, 1, 0, 0, 0)
 
 
 class OracleError(RuntimeError):
@@ -146,15 +144,15 @@ def _user_prefix(user: str) -> list[str]:
     return [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--"]
 
 
-def _check_reachable_by_others(path: Path) -> None:
-    """Raise when a user other than root could not execute ``path`` (a folder on the way is closed)."""
+def _closed_ancestor(path: Path) -> Path | None:
+    """The first of ``path`` and its parents that users other than root cannot traverse (no o+x), if any."""
     for parent in [path, *path.parents]:
         try:
-            mode = parent.stat().st_mode
+            if not parent.stat().st_mode & stat.S_IXOTH:
+                return parent
         except OSError:
-            continue
-        if not mode & stat.S_IXOTH:
-            raise OracleError(f"{path} is not reachable by other users: {parent} lacks o+x. Set FLEET_CACHE_ORACLE_DIR to a folder every user can traverse.")
+            return parent
+    return None
 
 
 @dataclass(frozen=True)
@@ -187,8 +185,9 @@ class OraclePip:
         cmd: list[str] = [str(self.python), "-m", "pip", *args]
         if user is not None:
             prefix = _user_prefix(user)
-            if prefix:
-                _check_reachable_by_others(self.python.resolve())
+            closed = _closed_ancestor(self.python.resolve()) if prefix else None
+            if closed is not None:
+                raise OracleError(f"{user!r} cannot run {self.python}: {closed} lacks o+x (set FLEET_CACHE_ORACLE_DIR to a folder every user can traverse)")
             cmd = prefix + cmd
         proc = _run(cmd, env=env, cwd=cwd, timeout=timeout)
         if check and proc.returncode != 0:
@@ -239,16 +238,6 @@ def _ensure_oracle_dir() -> None:
     ORACLE_DIR.chmod(0o755)
 
 
-def _reachable_by_others(path: Path) -> bool:
-    try:
-        for parent in [path, *path.parents]:
-            if not parent.stat().st_mode & stat.S_IXOTH:
-                return False
-    except OSError:
-        return False
-    return True
-
-
 def _probe(python: Path | str) -> dict[str, Any]:
     code = "import json, sys; print(json.dumps({'prefix': sys.prefix, 'version': list(sys.version_info[:3])}))"
     proc = _run([python, "-I", "-c", code], env={"PATH": DEFAULT_PATH, "LANG": "C.UTF-8"})
@@ -266,7 +255,7 @@ def _portable_interpreter(base: Path) -> Path:
     test suite). The copy's RUNPATH is rewritten in place to ``$ORIGIN/../lib`` (a shorter string).
     """
     base = base.resolve()
-    if _reachable_by_others(base):
+    if _closed_ancestor(base) is None:
         return base
     info = _probe(base)
     major, minor, micro = info["version"]
@@ -378,7 +367,7 @@ def isolated_env(tmp: Path, **overrides: str) -> dict[str, str]:
     """A minimal environment for pip with every configuration location inside ``tmp`` (created here).
 
     HOME, XDG_CONFIG_HOME, XDG_CACHE_HOME, XDG_CONFIG_DIRS and XDG_DATA_DIRS point into ``tmp``; no PIP_*
-    variable is set and nothing else of the caller's environment leaks in (no PYTHONPATH, no proxies).
+    variable is set and nothing else of the caller's environment leaks in (no PYTHONPATH, no host proxies).
     A dead proxy (127.0.0.1:9) for every host but loopback makes a pip run that would reach the network
     (a forgotten ``--index-url``) fail at once instead of downloading from PyPI.
     /etc/pip.conf is still read by pip (it cannot be avoided without PIP_CONFIG_FILE, which would change
@@ -406,9 +395,10 @@ def isolated_env(tmp: Path, **overrides: str) -> dict[str, str]:
 def chown_tree(root: Path, user: str) -> None:
     """Give ``root`` and everything under it to the local ``user`` (and the user's primary group)."""
     entry = pwd.getpwnam(user)
+    os.chown(root, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
     for directory, dirnames, filenames in os.walk(root):
-        for name in [directory, *(os.path.join(directory, n) for n in dirnames + filenames)]:
-            os.chown(name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+        for name in dirnames + filenames:
+            os.chown(os.path.join(directory, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
 # --------------------------------------------------------------------------------------------------
