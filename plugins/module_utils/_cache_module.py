@@ -197,7 +197,7 @@ def run_guarded(module: Any, body: Callable[[], dict[str, Any]]) -> None:
         if error.option:
             extra["option"] = error.option
         if error.path:
-            extra["path"] = error.path
+            extra["failed_path"] = error.path  # not "path": AnsibleModule would add that file's attributes
         module.fail_json(msg=str(error), **extra)
         return
     module.exit_json(**result)

@@ -353,6 +353,7 @@ class _Remover:
                 self.outcome.errors.add(path, error)
                 return
         self.outcome.files += 1
+        self.outcome.entries += 1
         self.outcome.bytes += 0 if stat.S_ISLNK(info.st_mode) else info.st_size
         self.outcome.removed.add(path, path)
 

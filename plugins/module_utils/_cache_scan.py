@@ -269,9 +269,10 @@ def scan(
                     if on_http_file is not None:
                         on_http_file(listing, item)
                 elif bucket == "wheels":
+                    if item.name.endswith(".whl"):
+                        stats.entries += 1  # every wheel file is an entry; pip's own count is narrower
                     if all_wheels.matches_filename(item.name):
                         pip_count[0] += 1
-                        stats.entries += 1
                     if wheels is not None and list_matcher is not None and list_matcher.matches_filename(item.name):
                         path = listing.file_path(item.name)
                         wheels.add(path, WheelItem(path, item.name, item.size, item.mtime))
