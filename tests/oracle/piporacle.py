@@ -172,6 +172,10 @@ class OraclePip:
     def id(self) -> str:
         return f"pip-{self.version}"
 
+    def runnable_by_others(self) -> bool:
+        """Whether users other than root can run this pip (ORACLE_DIR must sit in folders they can traverse)."""
+        return _closed_ancestor(self.python.resolve()) is None
+
     def run(
         self,
         *args: str,
