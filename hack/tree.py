@@ -33,7 +33,8 @@ TOOL_DIRS = (".hypothesis", ".ansible", ".tox", ".nox", "tests/output")
 
 
 def _kept(rel: str) -> bool:
-    return any(rel == keep or rel.startswith(keep + "/") for keep in KEEP_IN_DEST)
+    """Paths in the copy that sync leaves alone (also bytecode caches that tools write there)."""
+    return any(rel == keep or rel.startswith(keep + "/") for keep in KEEP_IN_DEST) or "__pycache__" in rel.split(os.sep)
 
 
 def list_files(root: str = ROOT) -> list[str]:
