@@ -1,0 +1,175 @@
+"""Real local users whose caches real pip filled, reported by the module; and pip installing
+from what a prune left, with the index server stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from engine import REPO_ROOT, http, remove, scan
+from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env, pip_cache_dir, pip_cache_info
+
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+
+
+def _ansible(module: str, args: str, tmp: Path) -> dict[str, object]:
+    """Run one module ad hoc against localhost, the collection taken from this checkout."""
+    if not (VENV_BIN / "ansible").exists():
+        pytest.skip("the controller venv (.venv) is not set up; run hack/setup.sh")
+    collections = tmp / "collections"
+    (collections / "ansible_collections" / "fleet").mkdir(parents=True, exist_ok=True)
+    link = collections / "ansible_collections" / "fleet" / "cache"
+    if not link.exists():
+        link.symlink_to(REPO_ROOT)
+    env = {
+        "PATH": f"{VENV_BIN}:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "ANSIBLE_COLLECTIONS_PATH": str(collections),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+        "ANSIBLE_NOCOLOR": "1",
+        "LANG": "C.UTF-8",
+    }
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible"), "localhost", "-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}", "-m", module, "-a", args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # The ad hoc output is "localhost | SUCCESS => {json}".
+    head, sep, body = proc.stdout.partition(" => ")
+    assert sep and head.startswith("localhost |"), proc.stdout + proc.stderr
+    result: dict[str, object] = json.loads(body)
+    return result
+
+
+@pytest.fixture
+def two_users() -> Iterator[list[str]]:
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("needs root and useradd to create local users")
+    base = Path(tempfile.mkdtemp(prefix="fleet-cache-users-"))
+    base.chmod(0o755)
+    names = [f"fc{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    try:
+        for name in names:
+            subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
+        yield names
+    finally:
+        for name in names:
+            subprocess.run(["userdel", name], check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _user_env(name: str) -> dict[str, str]:
+    home = pwd.getpwnam(name).pw_dir
+    return {"HOME": home, "USER": name, "LOGNAME": name, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+def test_users_by_name_and_all_match_pip_run_as_them(two_users: list[str], newest_pip: OraclePip, package_index: PackageIndex, tmp_path: Path) -> None:
+    plain, configured = two_users
+    configured_home = Path(pwd.getpwnam(configured).pw_dir)
+    config = configured_home / ".config" / "pip" / "pip.conf"
+    config.parent.mkdir(parents=True)
+    config.write_text("[global]\ncache-dir = ~/custom-cache\n")
+    subprocess.run(["chown", "-R", f"{configured}:", str(configured_home / ".config")], check=True)
+    expected: dict[str, tuple[str, object]] = {}
+    for name, requirements in ((plain, ["TinyYAML==1.0", "Simple==1.1"]), (configured, ["tiny-requests==2.0"])):
+        env = _user_env(name)
+        directory = pip_cache_dir(newest_pip, env, user=name)
+        fill_cache(newest_pip, Path(directory), package_index, requirements, env=env, user=name)
+        expected[name] = (directory, pip_cache_info(newest_pip, env, user=name))
+    assert expected[plain][0] == str(Path(pwd.getpwnam(plain).pw_dir) / ".cache" / "pip")
+    assert expected[configured][0] == str(configured_home / "custom-cache")
+
+    by_name = {name: _ansible("fleet.cache.pip_cache_info", f"user={name} python={newest_pip.python}", tmp_path) for name in two_users}
+    every = _ansible("fleet.cache.pip_cache_info", f"user=all python={newest_pip.python}", tmp_path)
+    reported = {item["user"]: item for item in every["caches"]}  # type: ignore[index,union-attr]
+    for name in two_users:
+        directory, info = expected[name]
+        for result in (by_name[name], reported[name]):
+            assert result["cache_dir"] == directory
+            lines = result["pip_cache_info_lines"]
+            assert lines == info.raw.strip().splitlines(), name
+            assert result["pip_cache_info"]["wheels_count"] == info.wheels_count > 0  # type: ignore[index]
+    assert reported[configured]["source"] == "config"
+    assert reported[configured]["resolution"]["setting"]["origin"] == str(config)  # type: ignore[index]
+    assert reported[plain]["source"] == "default"
+
+    purged = _ansible("fleet.cache.pip_cache", f"user={configured} state=purged", tmp_path)
+    assert purged["changed"] is True
+    after = pip_cache_info(newest_pip, _user_env(configured), user=configured)
+    assert (after.http_files, after.wheels_count) == (0, 0)
+    untouched = pip_cache_info(newest_pip, _user_env(plain), user=plain)
+    assert untouched.raw == expected[plain][1].raw, "purging one user's cache leaves the other's alone"
+
+
+def _files(index: PackageIndex) -> list[tuple[str, str, str, str]]:
+    base = index.url.replace("/simple/", "/files/")
+    return [(project.normalized, version, project.kinds[version], base + project.filenames[version]) for project in index.projects for version in project.versions]
+
+
+@pytest.fixture(scope="module")
+def filled_cache(newest_pip: OraclePip, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, str, str, str]], str]:
+    """A cache the newest pip filled with every file of a loopback index that is stopped afterwards."""
+    tmp = tmp_path_factory.mktemp("filled")
+    cache = tmp / "cache"
+    with PackageIndex(tmp / "dist") as index:
+        files = _files(index)
+        host = index.host
+        fill_cache(newest_pip, cache, index, [project.requirement(version) for project in index.projects for version in project.versions], env=isolated_env(tmp / "env"))
+    return cache, files, host
+
+
+@pytest.mark.parametrize("prune", ["size", "age", "ci"])
+def test_pip_installs_from_what_prune_left(newest_pip: OraclePip, filled_cache: tuple[Path, list[tuple[str, str, str, str]], str], tmp_path: Path, prune: str) -> None:
+    template, files, host = filled_cache
+    cache = tmp_path / "cache"
+    shutil.copytree(template, cache, symlinks=True)
+    env = isolated_env(tmp_path / "env")
+    # The index server is stopped from here on: only the cache can answer.
+    before = scan.scan(str(cache))
+    if prune == "size":
+        request = remove.Request(mode="pruned", max_size=before.total.bytes // 2)
+    elif prune == "age":
+        wheels = sorted(p for p in (cache / "http-v2").rglob("*.body"))
+        old = wheels[: len(wheels) // 2]
+        for body in old:
+            for path in (body, body.with_suffix("")):
+                os.utime(path, (1_600_000_000, 1_600_000_000))
+        request = remove.Request(mode="pruned", max_age=30 * 86400)
+    else:
+        request = remove.Request(mode="pruned", ci=True)
+    outcome = remove.remove(str(cache), request, dry_run=False)
+    assert outcome.entries > 0
+    if prune == "size":
+        assert scan.scan(str(cache)).total.bytes <= before.total.bytes // 2
+    left, _count, _cut, _unknown = http.list_downloads(str(cache))
+    remaining = {(item["normalized_name"], item["version"]) for item in left if item["kind"] in ("wheel", "sdist")}
+    installed, refused = 0, 0
+    for name, version, _kind, url in files:
+        proc = newest_pip.run(
+            "install", "--no-deps", "--no-index", "--retries", "0", "--timeout", "5", "--cache-dir", str(cache), "--trusted-host", host,
+            "--target", str(tmp_path / f"t-{name}-{version}"), url, env=env, timeout=120,
+        )  # fmt: skip
+        if (name, version) in remaining:
+            assert proc.returncode == 0, f"{name} {version} is still cached, pip must install it: {proc.stderr[-600:]}"
+            installed += 1
+        else:
+            assert proc.returncode != 0, f"{name} {version} was pruned, yet pip installed it with the index down"
+            refused += 1
+    if prune == "ci":
+        assert installed == 0 and not any((cache / "http-v2").rglob("*")) if (cache / "http-v2").exists() else installed == 0
+        assert scan.scan(str(cache)).buckets["wheels"].files > 0, "CI mode keeps locally built wheels"
+    else:
+        assert installed > 0 and refused > 0, "the prune kept some downloads and removed others"
