@@ -20,7 +20,7 @@ from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env, pip_cac
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 
 
-def _ansible(module: str, args: str, tmp: Path) -> dict[str, object]:
+def _ansible(module: str, args: str, tmp: Path, **extra_env: str) -> dict[str, object]:
     """Run one module ad hoc against localhost, the collection taken from this checkout."""
     if not (VENV_BIN / "ansible").exists():
         pytest.skip("the controller venv (.venv) is not set up; run hack/setup.sh")
@@ -39,6 +39,7 @@ def _ansible(module: str, args: str, tmp: Path) -> dict[str, object]:
         "ANSIBLE_NOCOLOR": "1",
         "LANG": "C.UTF-8",
     }
+    env.update({key: value.replace("{collections}", str(collections)) for key, value in extra_env.items()})
     proc = subprocess.run(
         [str(VENV_BIN / "ansible"), "localhost", "-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}", "-m", module, "-a", args],
         env=env,
@@ -173,3 +174,15 @@ def test_pip_installs_from_what_prune_left(newest_pip: OraclePip, filled_cache: 
         assert scan.scan(str(cache)).buckets["wheels"].files > 0, "CI mode keeps locally built wheels"
     else:
         assert installed > 0 and refused > 0, "the prune kept some downloads and removed others"
+
+
+def test_short_module_name_with_the_readme_setting(newest_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
+    """README: `library` pointing at the collection's modules lets `ansible all -m pip_cache_info` work."""
+    cache = tmp_path / "cache"
+    shutil.copytree(template_caches[newest_pip.version], cache, symlinks=True)
+    library = "{collections}/ansible_collections/fleet/cache/plugins/modules"
+    info = _ansible("pip_cache_info", f"cache_dir={cache}", tmp_path, ANSIBLE_LIBRARY=library)
+    assert info["pip_cache_info_lines"] == pip_cache_info(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache))).raw.strip().splitlines()
+    purged = _ansible("pip_cache", f"cache_dir={cache} state=purged", tmp_path, ANSIBLE_LIBRARY=library)
+    assert purged["changed"] is True
+    assert scan.scan(str(cache)).pip_wheel_count == 0
