@@ -33,7 +33,7 @@ options:
     description:
       - Environment variables the user's pip would see, added to those of the module's process for the current user,
         or to a minimal login environment (C(HOME), C(USER), C(PATH)) for another user.
-      - For example C({PIP_CACHE_DIR: /srv/pip-cache}) or C({XDG_CACHE_HOME: /scratch/cache}).
+      - "For example C({PIP_CACHE_DIR: /srv/pip-cache}) or C({XDG_CACHE_HOME: /scratch/cache})."
     type: dict
     default: {}
   command:

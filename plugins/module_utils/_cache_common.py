@@ -9,6 +9,7 @@ wording, project-name normalisation and wheel file names. Standard library only.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import NamedTuple, Optional
@@ -63,7 +64,7 @@ def parse_size(value: object, *, option: str = "max_size") -> int:
             raise InvalidValue(f"a size cannot be negative, got {value}", option=option)
         return value
     if isinstance(value, float):
-        if value < 0 or value != value:
+        if value < 0 or math.isnan(value):
             raise InvalidValue(f"a size cannot be negative or NaN, got {value}", option=option)
         return int(value)
     text = str(value)
@@ -112,7 +113,7 @@ def parse_duration(value: object, *, option: str = "max_age") -> float:
     if isinstance(value, bool):
         raise InvalidValue(f"expected an age such as 30d, 12h, 90m or a number of seconds, got {value!r}", option=option)
     if isinstance(value, (int, float)):
-        if value < 0 or value != value:
+        if value < 0 or math.isnan(value):
             raise InvalidValue(f"an age cannot be negative or NaN, got {value}", option=option)
         return float(value)
     text = str(value).strip()

@@ -49,7 +49,7 @@ class Identity:
 class _Slice(io.RawIOBase):
     """A read-only, seekable window onto part of an open file."""
 
-    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
+    def __init__(self, handle: Any, start: int, length: int) -> None:  # a raw or buffered binary file
         super().__init__()
         self._handle = handle
         self._start = start
@@ -108,15 +108,19 @@ def _read_msgpack(handle: IO[bytes], depth: int = 0) -> Any:
     if 0x80 <= byte <= 0x8F:
         return _read_map(handle, byte & 0x0F, depth)
     if 0x90 <= byte <= 0x9F:
-        return [_read_msgpack(handle, depth + 1) for _ in range(byte & 0x0F)]
+        return [_read_msgpack(handle, depth + 1) for _index in range(byte & 0x0F)]
     if 0xA0 <= byte <= 0xBF:
         return _read_bytes(handle, byte & 0x1F, text=True)
     simple: dict[int, Any] = {0xC0: None, 0xC2: False, 0xC3: True}
     if byte in simple:
         return simple[byte]
     sized = {
-        0xC4: ("B", False), 0xC5: (">H", False), 0xC6: (">I", False),
-        0xD9: ("B", True), 0xDA: (">H", True), 0xDB: (">I", True),
+        0xC4: ("B", False),
+        0xC5: (">H", False),
+        0xC6: (">I", False),
+        0xD9: ("B", True),
+        0xDA: (">H", True),
+        0xDB: (">I", True),
     }
     if byte in sized:
         fmt, text = sized[byte]
@@ -130,7 +134,7 @@ def _read_msgpack(handle: IO[bytes], depth: int = 0) -> Any:
         (count,) = struct.unpack(">H" if byte == 0xDC else ">I", _exact(handle, 2 if byte == 0xDC else 4))
         if count > 100000:
             raise _MsgpackError("array too long")
-        return [_read_msgpack(handle, depth + 1) for _ in range(count)]
+        return [_read_msgpack(handle, depth + 1) for _index in range(count)]
     if byte in (0xDE, 0xDF):
         (count,) = struct.unpack(">H" if byte == 0xDE else ">I", _exact(handle, 2 if byte == 0xDE else 4))
         return _read_map(handle, count, depth)
@@ -148,7 +152,7 @@ def _read_map(handle: IO[bytes], count: int, depth: int) -> dict[Any, Any]:
     if count > 100000:
         raise _MsgpackError("map too long")
     result: dict[Any, Any] = {}
-    for _ in range(count):
+    for _index in range(count):
         key = _read_msgpack(handle, depth + 1)
         value = _read_msgpack(handle, depth + 1)
         if isinstance(key, (str, bytes, int)):
@@ -247,11 +251,11 @@ def identify_body(handle: IO[bytes], start: int, length: int) -> Optional[Identi
     """What the body bytes at ``start`` (``length`` long) of an open file are."""
     handle.seek(start)
     magic = handle.read(4)
-    window = io.BufferedReader(_Slice(handle, start, length))  # type: ignore[arg-type]
+    window = io.BufferedReader(_Slice(handle, start, length))
     if magic.startswith(b"PK\x03\x04"):
-        return _identify_zip(window)  # type: ignore[arg-type]
+        return _identify_zip(window)
     if magic.startswith(b"\x1f\x8b"):
-        found = _identify_tar(window)  # type: ignore[arg-type]
+        found = _identify_tar(window)
         if found is not None:
             return found
         window.seek(0)
@@ -273,17 +277,17 @@ def identify_entry(directory: str, names: list[str]) -> Optional[Identity]:
         if body is not None:
             with open(os.path.join(directory, body), "rb", buffering=0) as handle:
                 size = os.fstat(handle.fileno()).st_size
-                return identify_body(handle, 0, size)  # type: ignore[arg-type]
+                return identify_body(handle, 0, size)
         if len(names) != 1:
             return None
         with open(os.path.join(directory, names[0]), "rb", buffering=0) as handle:
             if handle.read(5) != b"cc=4,":
                 return None
-            document = _read_msgpack(handle)  # type: ignore[arg-type]
+            document = _read_msgpack(handle)
             response = document.get("response") if isinstance(document, dict) else None
             payload = response.get("body") if isinstance(response, dict) else None
             if isinstance(payload, _Blob):
-                return identify_body(handle, payload.offset, payload.length)  # type: ignore[arg-type]
+                return identify_body(handle, payload.offset, payload.length)
             if isinstance(payload, bytes):
                 return identify_body(io.BytesIO(payload), 0, len(payload))
     except (OSError, _MsgpackError, ValueError):

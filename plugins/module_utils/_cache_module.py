@@ -20,7 +20,6 @@ from ._cache_resolve import HostContext, Resolution, resolve
 
 try:
     import pwd
-    import grp  # noqa: F401  # imported for its side effect of proving a POSIX host
 except ImportError:  # Windows
     pwd = None  # type: ignore[assignment]
 
@@ -115,7 +114,7 @@ def interpreter_prefixes(module: Any, python: Optional[str]) -> tuple[Optional[s
     script = "import json, sys; print(json.dumps([sys.prefix, getattr(sys, 'base_prefix', sys.prefix)]))"
     rc, out, err = module.run_command([python, "-c", script])
     if rc != 0:
-        raise InvalidValue(f"cannot run {python}: {err.strip() or out.strip() or 'exit code %d' % rc}", option="python", path=python)
+        raise InvalidValue(f"cannot run {python}: {err.strip() or out.strip() or f'exit code {rc}'}", option="python", path=python)
     try:
         prefix, base = json.loads(out.strip().splitlines()[-1])
     except (ValueError, IndexError):

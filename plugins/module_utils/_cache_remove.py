@@ -124,9 +124,38 @@ def check_cache_dir(cache_dir: str, *, homes: list[str], allow_unsafe: bool = Fa
     if real in ("/", os.path.abspath(os.sep)) or os.path.dirname(real) == real:
         raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is the root of the file system.{how}", option="cache_dir", path=real)
     system = {
-        "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt", "/proc", "/root",
-        "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var", "/var/cache", "/var/tmp", "/var/lib", "/Users",
-        "/System", "/Library", "/Applications", "/private", "/private/tmp", "/private/var",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/local",
+        "/var",
+        "/var/cache",
+        "/var/tmp",
+        "/var/lib",
+        "/Users",
+        "/System",
+        "/Library",
+        "/Applications",
+        "/private",
+        "/private/tmp",
+        "/private/var",
     }
     if real in system or real.lower() in ("c:\\", "c:\\windows", "c:\\users", "c:\\program files", "c:\\programdata"):
         raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is a system folder.{how}", option="cache_dir", path=real)
@@ -211,7 +240,7 @@ class _Remover:
             else:
                 others.append(item)  # a link to a folder: pip's walk does not count it as a file
         kept: list[FileItem] = []
-        for stem, items in groups.items():
+        for items in groups.values():
             mtime = max(item.mtime for item in items)
             size = sum(item.size for item in items)
             take = False
@@ -286,9 +315,7 @@ class _Remover:
                 continue
             self.outcome.entries += 1
             self._unlink(listing, item)
-        if kept or not self._rmdir_children(listing, children):
-            return False
-        return True
+        return not kept and self._rmdir_children(listing, children)
 
     # Driving ----------------------------------------------------------------------------------
     def run(self) -> Outcome:

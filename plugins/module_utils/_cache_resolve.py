@@ -22,8 +22,9 @@ import posixpath
 import re
 import stat
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 from ._cache_common import ConfigError
 

@@ -43,7 +43,7 @@ class Version:
     local: Optional[str]
 
     @property
-    def public(self) -> "Version":
+    def public(self) -> Version:
         return Version(self.epoch, self.release, self.pre, self.post, self.dev, None)
 
     @property
@@ -66,7 +66,9 @@ class Version:
             pre = (float(self.pre[0]), float(self.pre[1]))
         post: tuple[float, ...] = _NEG if self.post is None else (float(self.post),)
         dev: tuple[float, ...] = _INF if self.dev is None else (float(self.dev),)
-        local: tuple[object, ...] = () if self.local is None else tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in re.split(r"[-_.]", self.local.lower()))
+        local: tuple[object, ...] = (
+            () if self.local is None else tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in re.split(r"[-_.]", self.local.lower()))
+        )
         return (self.epoch, tuple(release), pre, post, dev, local)
 
 
@@ -125,22 +127,22 @@ class Specifier:
             if len(spec.release) < 2:
                 return False
             prefix_text = ".".join(str(part) for part in spec.release[:-1]) + ".*"
-            return Specifier(">=", text).contains(candidate_text) and Specifier("==", f"{spec.epoch}!{prefix_text}" if spec.epoch else prefix_text).contains(candidate_text)
+            return Specifier(">=", text).contains(candidate_text) and Specifier("==", f"{spec.epoch}!{prefix_text}" if spec.epoch else prefix_text).contains(
+                candidate_text
+            )
         public = candidate.public
         if operator == "<=":
             return public.key() <= spec.key()
         if operator == ">=":
             return public.key() >= spec.key()
         if operator == "<":
-            if not public.key() < spec.key():
+            if public.key() >= spec.key():
                 return False
             return spec.is_prerelease or not (public.is_prerelease and public.base == spec.base)
         if operator == ">":
-            if not public.key() > spec.key():
+            if public.key() <= spec.key():
                 return False
-            if spec.post is None and public.post is not None and public.base == spec.base and public.pre == spec.pre:
-                return False
-            return True
+            return not (spec.post is None and public.post is not None and public.base == spec.base and public.pre == spec.pre)
         return False
 
 

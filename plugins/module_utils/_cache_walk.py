@@ -53,7 +53,7 @@ class Listing:
     depth: int
     files: list[FileItem]
     fd: Optional[int]
-    errors: "WalkErrors"
+    errors: WalkErrors
     dry_run: bool
     removed_files: int = 0
     removed_bytes: int = 0
@@ -108,7 +108,7 @@ def _open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
 
 
 def _scan(path: str, fd: Optional[int]) -> list[os.DirEntry[str]]:
-    with os.scandir(fd if fd is not None else path) as iterator:  # type: ignore[type-var]
+    with os.scandir(fd if fd is not None else path) as iterator:
         return sorted(iterator, key=lambda entry: entry.name)
 
 

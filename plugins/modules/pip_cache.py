@@ -228,6 +228,7 @@ caches:
       sample: [{path: /home/alice/.cache/pip/wheels/ab, error: Permission denied}]
 """
 
+import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -254,7 +255,7 @@ def build_request(module: AnsibleModule) -> Request:
                 module.fail_json(msg="downloads: not available with match=glob, whose result is pip's own; use match=name", option="downloads")
             patterns = [check_glob_pattern(pattern, option="name") for pattern in names]
             matchers = [NameMatcher(glob=pattern, case_insensitive=case_insensitive) for pattern in patterns]
-            return Request(mode="absent", matcher=_AnyOf(matchers), http_all="*" in patterns, min_age=min_age)  # type: ignore[arg-type]
+            return Request(mode="absent", matcher=_AnyOf(matchers), http_all="*" in patterns, min_age=min_age)
         requirements = [parse_requirement(text, option="name") for text in names]
         downloads = True if params["downloads"] is None else params["downloads"]
         return Request(
@@ -265,7 +266,9 @@ def build_request(module: AnsibleModule) -> Request:
             min_age=min_age,
         )
     if state == "purged":
-        return Request(mode="purged", purge_extras=frozenset(params["purge_extras"]), min_age=min_age, matcher=NameMatcher(glob="*", case_insensitive=case_insensitive))
+        return Request(
+            mode="purged", purge_extras=frozenset(params["purge_extras"]), min_age=min_age, matcher=NameMatcher(glob="*", case_insensitive=case_insensitive)
+        )
     if params["max_age"] is None and params["max_size"] is None and not params["ci"]:
         module.fail_json(msg="state=pruned needs max_age, max_size or ci=true", option="state")
     max_age = parse_duration(params["max_age"], option="max_age") if params["max_age"] is not None else None
@@ -369,9 +372,7 @@ def _homes() -> list[str]:
         homes.extend(entry.pw_dir for entry in pwd.getpwall() if entry.pw_dir not in ("/", ""))
     except ImportError:
         pass
-    import os
-
-    homes.append(os.path.expanduser("~"))
+    homes.append(os.environ.get("HOME", ""))
     return homes
 
 

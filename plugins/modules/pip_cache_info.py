@@ -261,14 +261,18 @@ def report(module: AnsibleModule) -> dict[str, Any]:
             disabled=resolution.disabled,
             disabled_reason=resolution.disabled_reason,
             resolution=resolution.as_dict(),
-            commands={name: {"cache_dir": other.cache_dir, "source": other.source, "disabled": other.disabled} for name, other in target.other_commands.items()},
+            commands={
+                name: {"cache_dir": other.cache_dir, "source": other.source, "disabled": other.disabled} for name, other in target.other_commands.items()
+            },
             shared_with=[],
         )
         for warning in resolution.warnings:
             module.warn(f"{target.account.name}: {warning}")
         for name, other in target.other_commands.items():
             if other.cache_dir != resolution.cache_dir:
-                module.warn(f"{target.account.name}: 'pip {name}' uses {other.cache_dir or 'no cache'} ({other.source}), not {resolution.cache_dir or 'no cache'}")
+                module.warn(
+                    f"{target.account.name}: 'pip {name}' uses {other.cache_dir or 'no cache'} ({other.source}), not {resolution.cache_dir or 'no cache'}"
+                )
         if resolution.cache_dir is None:
             item.update(exists=False)
             caches.append(item)
@@ -292,7 +296,9 @@ def report(module: AnsibleModule) -> dict[str, Any]:
             errors=result.errors.items,
         )
         if result.errors.count:
-            module.warn(f"{directory}: {result.errors.count} path(s) could not be read, first: {result.errors.items[0]['path']}: {result.errors.items[0]['error']}")
+            module.warn(
+                f"{directory}: {result.errors.count} path(s) could not be read, first: {result.errors.items[0]['path']}: {result.errors.items[0]['error']}"
+            )
         if result.wheels is not None:
             item.update(wheels=[wheel.as_dict() for wheel in result.wheels.items()], wheels_count=result.wheels.count, wheels_truncated=result.wheels.truncated)
         if params["downloads"]:

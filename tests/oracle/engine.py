@@ -16,6 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def _install_path() -> None:
     try:
         import ansible_collections.fleet.cache.plugins.module_utils._cache_scan  # noqa: F401
+
         return
     except ImportError:
         pass
@@ -29,13 +30,11 @@ def _install_path() -> None:
 
 _install_path()
 
-from ansible_collections.fleet.cache.plugins.module_utils import (  # noqa: E402
-    _cache_common as common,
-    _cache_http as http,
-    _cache_remove as remove,
-    _cache_resolve as resolve,
-    _cache_scan as scan,
-    _cache_version as version,
-)
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_common as common  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_http as http  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_remove as remove  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_resolve as resolve  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_scan as scan  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_version as version  # noqa: E402
 
-__all__ = ["common", "http", "remove", "resolve", "scan", "version", "REPO_ROOT"]
+__all__ = ["REPO_ROOT", "common", "http", "remove", "resolve", "scan", "version"]

@@ -639,8 +639,8 @@ def make_projects(dest: Path) -> list[Project]:
                 Project(
                     name=name,
                     normalized=normalize(name),
-                    versions=tuple(version for version, _ in releases),
-                    kinds={version: kind for version, kind in releases},
+                    versions=tuple(version for version, _kind in releases),
+                    kinds=dict(releases),
                     filenames=filenames,
                     wheel_name=backend.wheel_name(name),
                 )

@@ -174,12 +174,12 @@ def test_index_serves_pages_and_files_with_cache_headers(package_index: PackageI
         status, headers, data = _fetch(root + anchor.group(1))
         assert status == 200 and headers["Cache-Control"] == "max-age=3600" and "ETag" in headers and "Last-Modified" in headers
         assert hashlib.sha256(data).hexdigest() == anchor.group(2)
-    status, headers, _ = _fetch(f"{root}/simple/zope-tiny/", {"If-None-Match": headers["ETag"]})
+    status, headers, _body = _fetch(f"{root}/simple/zope-tiny/", {"If-None-Match": headers["ETag"]})
     assert status == 200  # another resource's ETag
-    _, page_headers, _ = _fetch(f"{root}/simple/zope-tiny/")
+    _status, page_headers, _body = _fetch(f"{root}/simple/zope-tiny/")
     status, headers, body = _fetch(f"{root}/simple/zope-tiny/", {"If-None-Match": page_headers["ETag"]})
     assert (status, body, headers["Cache-Control"]) == (304, b"", "max-age=3600")
-    status, headers, _ = _fetch(f"{root}/simple/Zope.Tiny/")
+    status, headers, _body = _fetch(f"{root}/simple/Zope.Tiny/")
     assert (status, headers["Location"]) == (301, "/simple/zope-tiny/")
     assert _fetch(f"{root}/simple/nothing-here/")[0] == 404
 

@@ -61,7 +61,7 @@ def two_users() -> Iterator[list[str]]:
         pytest.skip("needs root and useradd to create local users")
     base = Path(tempfile.mkdtemp(prefix="fleet-cache-users-"))
     base.chmod(0o755)
-    names = [f"fc{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    names = [f"fc{uuid.uuid4().hex[:8]}" for _number in range(2)]
     try:
         for name in names:
             subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
@@ -117,7 +117,9 @@ def test_users_by_name_and_all_match_pip_run_as_them(two_users: list[str], newes
 
 def _files(index: PackageIndex) -> list[tuple[str, str, str, str]]:
     base = index.url.replace("/simple/", "/files/")
-    return [(project.normalized, version, project.kinds[version], base + project.filenames[version]) for project in index.projects for version in project.versions]
+    return [
+        (project.normalized, version, project.kinds[version], base + project.filenames[version]) for project in index.projects for version in project.versions
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -128,12 +130,20 @@ def filled_cache(newest_pip: OraclePip, tmp_path_factory: pytest.TempPathFactory
     with PackageIndex(tmp / "dist") as index:
         files = _files(index)
         host = index.host
-        fill_cache(newest_pip, cache, index, [project.requirement(version) for project in index.projects for version in project.versions], env=isolated_env(tmp / "env"))
+        fill_cache(
+            newest_pip,
+            cache,
+            index,
+            [project.requirement(version) for project in index.projects for version in project.versions],
+            env=isolated_env(tmp / "env"),
+        )
     return cache, files, host
 
 
 @pytest.mark.parametrize("prune", ["size", "age", "ci"])
-def test_pip_installs_from_what_prune_left(newest_pip: OraclePip, filled_cache: tuple[Path, list[tuple[str, str, str, str]], str], tmp_path: Path, prune: str) -> None:
+def test_pip_installs_from_what_prune_left(
+    newest_pip: OraclePip, filled_cache: tuple[Path, list[tuple[str, str, str, str]], str], tmp_path: Path, prune: str
+) -> None:
     template, files, host = filled_cache
     cache = tmp_path / "cache"
     shutil.copytree(template, cache, symlinks=True)
