@@ -18,11 +18,10 @@ description:
   - Files that vanish while the module runs (pip running at the same time) are skipped; permission errors are reported
     path by path and the run goes on.
 author:
-  - fleet.cache contributors
+  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
   - fleet.cache._common.attributes
-  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

@@ -19,12 +19,10 @@ description:
     and version), which pip itself cannot list.
   - Changes nothing. Lists are capped by O(limit) and say when they were cut.
 author:
-  - fleet.cache contributors
+  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
   - fleet.cache._common.attributes
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
