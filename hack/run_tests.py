@@ -289,8 +289,22 @@ def stage_units(result: Result, env: dict[str, str], available: dict[str, str], 
 
 
 def integration_targets() -> list[str]:
+    """Targets ansible-test can run directly: not those marked hidden (setup targets used through needs/target/)."""
     base = os.path.join(ROOT, "tests", "integration", "targets")
-    return sorted(name for name in os.listdir(base) if os.path.isdir(os.path.join(base, name))) if os.path.isdir(base) else []
+    if not os.path.isdir(base):
+        return []
+    found = []
+    for name in sorted(os.listdir(base)):
+        if not os.path.isdir(os.path.join(base, name)):
+            continue
+        aliases_path = os.path.join(base, name, "aliases")
+        aliases: list[str] = []
+        if os.path.exists(aliases_path):
+            with open(aliases_path, encoding="utf-8") as handle:
+                aliases = handle.read().split()
+        if "hidden" not in aliases:
+            found.append(name)
+    return found
 
 
 def stage_integration(result: Result, env: dict[str, str]) -> None:
