@@ -1,0 +1,67 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Synthetic pip caches for the unit tests: build a tree with chosen sizes and ages, and fingerprint one."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+
+import pytest
+
+DAY = 86400
+
+
+class TreeBuilder:
+    """Writes files of given sizes and ages (in days before ``now``); every folder gets an old mtime."""
+
+    def __init__(self) -> None:
+        self.now = int(time.time())
+
+    def __call__(self, root, files, *, dir_age=400):
+        for rel, (size, age) in files.items():
+            path = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(bytes([len(rel) % 251]) * size)
+            stamp = self.now - age * DAY
+            os.utime(path, (stamp, stamp))
+        self.age_dirs(root, dir_age)
+        return root
+
+    def age_dirs(self, root, dir_age=400):
+        stamp = self.now - dir_age * DAY
+        for directory, _dirs, _files in sorted(os.walk(root), reverse=True):
+            os.utime(directory, (stamp, stamp))
+
+
+@pytest.fixture
+def build_tree():
+    return TreeBuilder()
+
+
+def fingerprint(root):
+    """Every path under root (links not followed): kind, mode, size, mtime, content digest or link target."""
+    result = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            rel = os.path.relpath(path, root)
+            if stat.S_ISLNK(info.st_mode):
+                result[rel] = ("link", os.readlink(path))
+            elif stat.S_ISDIR(info.st_mode):
+                result[rel] = ("dir", stat.S_IMODE(info.st_mode), info.st_mtime_ns)
+            else:
+                with open(path, "rb") as handle:
+                    digest = hashlib.sha256(handle.read()).hexdigest()
+                result[rel] = ("file", stat.S_IMODE(info.st_mode), info.st_size, info.st_mtime_ns, digest)
+    return result
+
+
+@pytest.fixture
+def tree_fingerprint():
+    return fingerprint

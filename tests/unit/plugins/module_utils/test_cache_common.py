@@ -1,0 +1,284 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Sizes, ages, pip's size wording, project names and wheel file names."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.fleet.cache.plugins.module_utils._cache_common import (
+    CacheError,
+    ConfigError,
+    InvalidValue,
+    UnsafeCacheDir,
+    WheelName,
+    human_size,
+    iso_time,
+    normalize_name,
+    parse_duration,
+    parse_sdist_filename,
+    parse_size,
+    parse_wheel_filename,
+    pip_format_size,
+)
+
+# --- parse_size -----------------------------------------------------------------------------------
+
+
+SIZES = [
+    ("2GB", 2_000_000_000),
+    ("2gb", 2_000_000_000),
+    ("2G", 2_000_000_000),
+    ("500MiB", 500 * 1024**2),
+    ("500mib", 500 * 1024**2),
+    ("500Mi", 500 * 1024**2),
+    ("1.5G", 1_500_000_000),
+    ("1.5 G", 1_500_000_000),
+    (" 10 kB ", 10_000),
+    ("1KiB", 1024),
+    ("1.5KiB", 1536),
+    ("3TB", 3 * 10**12),
+    ("1PiB", 1024**5),
+    ("1048576", 1_048_576),
+    ("0", 0),
+    ("7B", 7),
+    ("7b", 7),
+    ("1.9", 1),
+    (1048576, 1_048_576),
+    (0, 0),
+    (2.7, 2),
+]
+
+
+def test_parse_size():
+    got = {value: parse_size(value) for value, _expected in SIZES}
+    assert got == dict(SIZES)
+    assert all(isinstance(result, int) and not isinstance(result, bool) for result in got.values())
+
+
+def rejected(function, values, option):
+    """The values the function accepts, or that it rejects without naming the option."""
+    wrong = []
+    for value in values:
+        try:
+            function(value, option=option)
+        except InvalidValue as error:
+            if error.option != option or not str(error).startswith(f"{option}: "):
+                wrong.append((value, str(error)))
+        else:
+            wrong.append((value, "accepted"))
+    return wrong
+
+
+def test_parse_size_rejects():
+    bad = ["2XB", "", "   ", "GB", "1.2.3G", "1e9", "5iB", "5i", "-1", "-1GB", "1 GB extra", "1,000", "0x10", "ten", "1GBB", "1 2"]
+    assert rejected(parse_size, bad, "max_size") == []
+
+
+def test_parse_size_rejects_non_sizes():
+    assert rejected(parse_size, [True, False, -1, -0.5, float("nan")], "budget") == []
+
+
+def test_parse_size_rejects_more_than_any_file_system():
+    with pytest.raises(InvalidValue, match="larger than any file system"):
+        parse_size("9999999PB")
+    assert parse_size("4PB") == 4 * 10**15
+
+
+@pytest.mark.xfail(strict=True, raises=OverflowError, reason="parse_size(float('inf')) raises OverflowError from int(), not InvalidValue")
+def test_parse_size_rejects_infinity():
+    with pytest.raises(InvalidValue):
+        parse_size(float("inf"))
+
+
+# --- parse_duration -------------------------------------------------------------------------------
+
+
+DURATIONS = [
+    ("30d", 30 * 86400),
+    ("12h", 12 * 3600),
+    ("1w2d", 7 * 86400 + 2 * 86400),
+    ("90m", 5400),
+    ("3600", 3600),
+    ("0", 0),
+    ("45s", 45),
+    ("1.5h", 5400),
+    ("1h 30m", 5400),
+    ("1h30m15s", 5415),
+    ("2 weeks", 14 * 86400),
+    ("1 day", 86400),
+    ("5 min", 300),
+    ("30D", 30 * 86400),
+    ("10hrs", 36000),
+    ("  7d  ", 7 * 86400),
+    (3600, 3600.0),
+    (1.5, 1.5),
+]
+
+
+def test_parse_duration():
+    got = {value: parse_duration(value) for value, _expected in DURATIONS}
+    assert got == dict(DURATIONS)
+    assert all(isinstance(result, float) for result in got.values())
+
+
+def test_parse_duration_rejects():
+    bad = ["", "   ", "abc", "5x", "d", "-5m", "1y", "1dd", "1h-30m", "1.2.3h", "30 d ago", "1mo"]
+    assert rejected(parse_duration, bad, "min_age") == []
+
+
+def test_parse_duration_rejects_non_ages():
+    assert rejected(parse_duration, [True, False, -1, float("nan")], "max_age") == []
+    with pytest.raises(InvalidValue) as caught:
+        parse_duration("soon")
+    assert caught.value.option == "max_age"
+
+
+def test_parse_duration_rejects_more_than_a_century():
+    with pytest.raises(InvalidValue, match="century"):
+        parse_duration("40000d")
+    assert parse_duration("5200w") == 5200 * 604800
+
+
+# --- pip's size wording ---------------------------------------------------------------------------
+
+
+PIP_SIZES = [
+    (0, "0 bytes"),
+    (1, "1 bytes"),
+    (999, "999 bytes"),
+    (1000, "1000 bytes"),
+    (1001, "1.0 kB"),
+    (1049, "1.0 kB"),
+    (1050, "1.1 kB"),
+    (1500, "1.5 kB"),
+    (9999, "10.0 kB"),
+    (10000, "10.0 kB"),
+    (10001, "10 kB"),
+    (10999, "10 kB"),
+    (999999, "999 kB"),
+    (1000000, "1000 kB"),
+    (1000001, "1.0 MB"),
+    (1234567, "1.2 MB"),
+    (31234567, "31.2 MB"),
+    (2_000_000_000, "2000.0 MB"),
+    (1500.0, "1.5 kB"),
+]
+
+
+def test_pip_format_size_tiers():
+    assert [(num_bytes, pip_format_size(num_bytes)) for num_bytes, _text in PIP_SIZES] == PIP_SIZES
+
+
+def test_pip_format_size_matches_installed_pip():
+    misc = pytest.importorskip("pip._internal.utils.misc")
+    sizes = [0, 1, 999, 1000, 1001, 9999, 10000, 10001, 123456, 999999, 1000000, 1000001, 54321987, 10**10, 1500.0]
+    assert [pip_format_size(num_bytes) for num_bytes in sizes] == [misc.format_size(num_bytes) for num_bytes in sizes]
+
+
+HUMAN_SIZES = [
+    (0, "0 bytes"),
+    (1023, "1023 bytes"),
+    (1024, "1.0 KiB"),
+    (1536, "1.5 KiB"),
+    (1024**2, "1.0 MiB"),
+    (1536 * 1024**2, "1.5 GiB"),
+    (5 * 1024**4, "5.0 TiB"),
+    (3 * 1024**5, "3072.0 TiB"),
+]
+
+
+def test_human_size():
+    assert [(num_bytes, human_size(num_bytes)) for num_bytes, _text in HUMAN_SIZES] == HUMAN_SIZES
+
+
+def test_iso_time():
+    assert iso_time(None) is None
+    assert iso_time(0) == "1970-01-01T00:00:00Z"
+    assert iso_time(1700000000.9) == "2023-11-14T22:13:20Z"
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+NAMES = [
+    ("PyYAML", "pyyaml"),
+    ("typing_extensions", "typing-extensions"),
+    ("zope.interface", "zope-interface"),
+    ("Foo__Bar-._baz", "foo-bar-baz"),
+    ("a-b", "a-b"),
+    ("requests", "requests"),
+]
+
+
+def test_normalize_name():
+    assert [(name, normalize_name(name)) for name, _normalized in NAMES] == NAMES
+
+
+def test_normalize_name_matches_packaging():
+    utils = pytest.importorskip("packaging.utils")
+    names = ["PyYAML", "typing_extensions", "zope.interface", "Foo__Bar-._baz", "ruamel.yaml.clib", "A", "x-_-y", "__a__"]
+    assert [normalize_name(name) for name in names] == [utils.canonicalize_name(name) for name in names]
+
+
+WHEEL_NAMES = [
+    ("tiny-1.0-py3-none-any.whl", WheelName("tiny", "1.0", "", "py3", "none", "any")),
+    ("Foo_Bar-2.0.1-1-cp312-cp312-manylinux_2_17_x86_64.whl", WheelName("Foo_Bar", "2.0.1", "1", "cp312", "cp312", "manylinux_2_17_x86_64")),
+    ("numpy-1.26.4-cp39-cp39-win_amd64.WHL", WheelName("numpy", "1.26.4", "", "cp39", "cp39", "win_amd64")),
+    ("pkg-1.0-py2.py3-none-any.whl", WheelName("pkg", "1.0", "", "py2.py3", "none", "any")),
+]
+
+
+def test_parse_wheel_filename():
+    assert [(filename, parse_wheel_filename(filename)) for filename, _parts in WHEEL_NAMES] == WHEEL_NAMES
+
+
+def test_wheel_name_normalized():
+    result = parse_wheel_filename("Foo_Bar-2.0-py3-none-any.whl")
+    assert result is not None
+    assert result.normalized == "foo-bar"
+
+
+NOT_WHEELS = [
+    "tiny-1.0.tar.gz",
+    "tiny.whl",
+    "tiny-1.0-any.whl",
+    "a-b-c-d-e-f-g.whl",
+    "-1.0-py3-none-any.whl",
+    "tiny--py3-none-any.whl",
+    "",
+    "origin.json",
+    "tiny-1.0-py3-none-any.whl.part",
+]
+
+
+def test_parse_wheel_filename_rejects():
+    assert {filename: parse_wheel_filename(filename) for filename in NOT_WHEELS} == dict.fromkeys(NOT_WHEELS)
+
+
+SDIST_NAMES = [
+    ("requests-2.31.0.tar.gz", ("requests", "2.31.0")),
+    ("foo-bar-1.0.zip", ("foo-bar", "1.0")),
+    ("Foo_Bar-1.0rc1.tar.bz2", ("Foo_Bar", "1.0rc1")),
+    ("x-1.tgz", ("x", "1")),
+    ("requests-latest.tar.gz", None),
+    ("requests-2.31.0-py3-none-any.whl", None),
+    ("requests.tar.gz", None),
+]
+
+
+def test_parse_sdist_filename():
+    assert [(filename, parse_sdist_filename(filename)) for filename, _parts in SDIST_NAMES] == SDIST_NAMES
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def test_error_text_names_option_and_path():
+    assert str(InvalidValue("bad", option="max_size")) == "max_size: bad"
+    assert str(ConfigError("cannot load", path="/etc/pip.conf")) == "cannot load (path: /etc/pip.conf)"
+    assert str(UnsafeCacheDir("refusing to delete from '/x'", option="cache_dir", path="/x")) == "cache_dir: refusing to delete from '/x'"
+    error = CacheError("plain")
+    assert (str(error), error.msg, error.option, error.path) == ("plain", "plain", None, None)
+    assert issubclass(InvalidValue, CacheError) and issubclass(ConfigError, CacheError) and issubclass(UnsafeCacheDir, CacheError)

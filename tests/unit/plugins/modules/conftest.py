@@ -1,0 +1,54 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run a module's main() with given arguments and read the JSON it prints, as Ansible would."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+import pytest
+from ansible.module_utils import basic
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        previous = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = previous
+
+
+class ModuleRun:
+    def __init__(self, capsys):
+        self.capsys = capsys
+
+    def __call__(self, module, args):
+        """main() with these arguments -> (exit code, the result it printed). Any exception is a crash: it propagates."""
+        self.capsys.readouterr()
+        with patch_module_args(args), pytest.raises(SystemExit) as stopped:
+            module.main()
+        out = self.capsys.readouterr().out
+        lines = [line for line in out.splitlines() if line.strip().startswith("{")]
+        assert lines, f"the module printed no JSON result: {out!r}"
+        result = json.loads(lines[-1])
+        code = stopped.value.code or 0
+        assert (code != 0) == bool(result.get("failed")), result
+        return code, result
+
+
+@pytest.fixture
+def run_module(capsys, monkeypatch):
+    # The modules read pip's configuration of the user running the tests: keep the host's out of it.
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name in list(os.environ):
+        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
+            monkeypatch.delenv(name)
+    return ModuleRun(capsys)

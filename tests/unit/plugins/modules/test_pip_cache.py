@@ -1,0 +1,263 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""pip_cache end to end: check mode, real run and a second run on a cache in tmp_path; bad input."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.fleet.cache.plugins.module_utils._cache_scan import scan
+from ansible_collections.fleet.cache.plugins.modules import pip_cache
+
+STANDARD = {
+    "http-v2/0/1/2/3/4/k1": (200, 40),
+    "http-v2/0/1/2/3/4/k1.body": (1000, 40),
+    "http-v2/0/1/2/3/5/k2": (150, 5),
+    "http-v2/0/1/2/3/5/k2.body": (2500, 5),
+    "http/a/b/c/d/e/k3": (3000, 100),
+    "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl": (4000, 50),
+    "wheels/ab/cd/ef/0123/origin.json": (20, 50),
+    "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl": (5000, 2),
+    "wheels/12/34/56/789a/origin.json": (20, 2),
+    "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl": (6000, 10),
+    "wheels/12/34/56/bcde/origin.json": (20, 10),
+    "selfcheck/5a5a": (100, 1),
+    "selfcheck.json": (50, 300),
+    "notes.txt": (10, 3),
+}
+
+
+@pytest.fixture
+def cache(tmp_path, build_tree):
+    return os.path.realpath(build_tree(str(tmp_path / "cache"), STANDARD))
+
+
+def files_left(root):
+    found = []
+    for directory, _dirs, files in os.walk(root):
+        found.extend(os.path.relpath(os.path.join(directory, name), root) for name in files)
+    return sorted(found)
+
+
+def three_runs(run_module, cache, args, fingerprint):
+    """Check mode, then for real, then again: (check result, real result, second result)."""
+    before = fingerprint(cache)
+    code, checked = run_module(pip_cache, dict(args, cache_dir=cache, _ansible_check_mode=True))
+    assert code == 0
+    assert fingerprint(cache) == before
+    code, real = run_module(pip_cache, dict(args, cache_dir=cache))
+    assert code == 0
+    code, again = run_module(pip_cache, dict(args, cache_dir=cache))
+    assert code == 0
+    return checked, real, again
+
+
+@pytest.mark.parametrize(
+    "args, left",
+    [
+        ({"state": "purged"}, ["notes.txt", "selfcheck/5a5a"]),
+        ({"state": "purged", "purge_extras": ["selfcheck"]}, ["notes.txt"]),
+        (
+            {"state": "absent", "name": ["Foo.Bar"]},
+            [
+                "http-v2/0/1/2/3/4/k1",
+                "http-v2/0/1/2/3/4/k1.body",
+                "http-v2/0/1/2/3/5/k2",
+                "http-v2/0/1/2/3/5/k2.body",
+                "http/a/b/c/d/e/k3",
+                "notes.txt",
+                "selfcheck/5a5a",
+                "wheels/ab/cd/ef/0123/origin.json",
+                "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl",
+            ],
+        ),
+        (
+            {"state": "absent", "match": "glob", "name": ["tiny", "foo_bar-1"]},
+            [
+                "http-v2/0/1/2/3/4/k1",
+                "http-v2/0/1/2/3/4/k1.body",
+                "http-v2/0/1/2/3/5/k2",
+                "http-v2/0/1/2/3/5/k2.body",
+                "http/a/b/c/d/e/k3",
+                "notes.txt",
+                "selfcheck/5a5a",
+                "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
+                "wheels/12/34/56/789a/origin.json",
+            ],
+        ),
+        (
+            {"state": "pruned", "max_age": "30d"},
+            [
+                "http-v2/0/1/2/3/5/k2",
+                "http-v2/0/1/2/3/5/k2.body",
+                "notes.txt",
+                "selfcheck.json",
+                "selfcheck/5a5a",
+                "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
+                "wheels/12/34/56/789a/origin.json",
+                "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl",
+                "wheels/12/34/56/bcde/origin.json",
+            ],
+        ),
+        (
+            {"state": "pruned", "ci": True},
+            [
+                "notes.txt",
+                "selfcheck.json",
+                "selfcheck/5a5a",
+                "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
+                "wheels/12/34/56/789a/origin.json",
+                "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl",
+                "wheels/12/34/56/bcde/origin.json",
+                "wheels/ab/cd/ef/0123/origin.json",
+                "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl",
+            ],
+        ),
+        # 22070 bytes in all: freeing 10070 takes k3 (100 d), tiny (50 d) and k1 (40 d), 8220 bytes, then foo_bar 1.0 (10 d).
+        (
+            {"state": "pruned", "max_size": "12kB"},
+            [
+                "http-v2/0/1/2/3/5/k2",
+                "http-v2/0/1/2/3/5/k2.body",
+                "notes.txt",
+                "selfcheck.json",
+                "selfcheck/5a5a",
+                "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
+                "wheels/12/34/56/789a/origin.json",
+            ],
+        ),
+    ],
+    ids=["purged", "purged-selfcheck", "absent-name", "absent-glob", "pruned-age", "pruned-ci", "pruned-size"],
+)
+def test_check_then_real_then_again(run_module, cache, tree_fingerprint, args, left):
+    before = scan(cache).total
+    checked, real, again = three_runs(run_module, cache, args, tree_fingerprint)
+    assert (checked["changed"], real["changed"], again["changed"]) == (True, True, False)
+    assert files_left(cache) == left
+    # Check mode predicted the real run exactly.
+    assert checked["removed"] == real["removed"]
+    assert checked["after"] == real["after"]
+    assert checked["before"] == real["before"] == {"entries": before.entries, "files": before.files, "bytes": before.bytes}
+    # ... and "after" is what a scan finds afterwards.
+    after = scan(cache).total
+    assert real["after"] == {"entries": after.entries, "files": after.files, "bytes": after.bytes}
+    assert real["removed"]["bytes"] == before.bytes - after.bytes
+    assert real["removed"]["files"] == before.files - after.files
+    assert (again["removed"]["files"], again["removed"]["dirs"], again["removed"]["bytes"], again["removed"]["paths"]) == (0, 0, 0, [])
+    assert again["before"] == again["after"] == real["after"]
+    assert real["caches"][0]["cache_dir"] == cache
+    assert real["caches"][0]["source"] == "option"
+
+
+def test_purge_numbers(run_module, cache, tree_fingerprint):
+    _checked, real, _again = three_runs(run_module, cache, {"state": "purged"}, tree_fingerprint)
+    removed = real["removed"]
+    assert {key: removed[key] for key in ("files", "dirs", "entries", "bytes", "freed", "paths_truncated")} == {
+        "files": 12,
+        "dirs": 23,
+        "entries": 7,
+        "bytes": 21960,
+        "freed": "21.4 KiB",
+        "paths_truncated": False,
+    }
+    assert len(removed["paths"]) == 12
+    assert removed["paths"] == sorted(removed["paths"])
+    assert all(path.startswith(cache + os.sep) for path in removed["paths"])
+
+
+def test_limit_caps_paths(run_module, cache):
+    _code, result = run_module(pip_cache, {"state": "purged", "cache_dir": cache, "limit": 2, "_ansible_check_mode": True})
+    assert (len(result["removed"]["paths"]), result["removed"]["paths_truncated"], result["removed"]["files"]) == (2, True, 12)
+
+
+def test_diff_mode(run_module, cache):
+    _code, result = run_module(pip_cache, {"state": "pruned", "ci": True, "cache_dir": cache, "_ansible_diff": True, "_ansible_check_mode": True})
+    assert result["diff"]["before"] == {cache: {"entries": 9, "files": 14, "bytes": 22070}}
+    assert result["diff"]["after"] == {cache: {"entries": 6, "files": 9, "bytes": 15220}}
+
+
+def test_nothing_to_remove_is_not_a_change(run_module, cache, tree_fingerprint):
+    # Like 'pip cache remove', state=absent drops the legacy selfcheck.json even when no project matches.
+    code, result = run_module(pip_cache, {"state": "absent", "name": ["not-cached"], "cache_dir": cache})
+    assert (code, result["changed"], result["removed"]["files"], result["removed"]["paths"]) == (0, True, 1, [os.path.join(cache, "selfcheck.json")])
+    before = tree_fingerprint(cache)
+    for args in ({"state": "absent", "name": ["not-cached"]}, {"state": "pruned", "max_age": "1000d"}, {"state": "pruned", "max_size": "1GB"}):
+        code, result = run_module(pip_cache, dict(args, cache_dir=cache))
+        assert (code, result["changed"], result["removed"]["files"]) == (0, False, 0)
+    assert tree_fingerprint(cache) == before
+
+
+def test_missing_cache_is_not_a_change(run_module, tmp_path):
+    missing = os.path.join(os.path.realpath(str(tmp_path)), "missing")
+    code, result = run_module(pip_cache, {"state": "purged", "cache_dir": missing})
+    assert (code, result["changed"]) == (0, False)
+    assert not os.path.exists(missing)
+
+
+@pytest.fixture
+def no_walk(monkeypatch):
+    """A refusal must come before any scan or removal: fail loudly if the module gets that far."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the module scanned or removed before refusing")
+
+    monkeypatch.setattr(pip_cache, "scan", refuse)
+    monkeypatch.setattr(pip_cache, "remove", refuse)
+
+
+BAD_INPUT = [
+    ({"state": "pruned", "max_size": "2XB"}, "max_size", "max_size"),
+    ({"state": "pruned", "max_size": "-1"}, "max_size", "max_size"),
+    ({"state": "pruned", "max_age": "forever"}, "max_age", "max_age"),
+    ({"state": "pruned"}, "max_age", "state"),
+    ({"state": "pruned", "ci": False}, "max_size", "state"),
+    ({"state": "purged", "min_age": "-5m"}, "min_age", "min_age"),
+    ({"state": "absent", "name": ["foo/bar"]}, "name", "name"),
+    ({"state": "absent", "name": ["foo>=1.*"]}, "name", "name"),
+    ({"state": "absent", "name": ["foo/bar"], "match": "glob"}, "name", "name"),
+    ({"state": "absent", "name": ["foo"], "match": "glob", "downloads": True}, "downloads", "downloads"),
+    ({"state": "absent", "name": []}, "name", None),
+    ({"state": "absent"}, "name", None),
+    ({"state": "purged", "limit": -1}, "limit", "limit"),
+    ({"state": "purged", "purge_extras": ["everything"]}, "purge_extras", None),
+    ({"state": "vanished"}, "state", None),
+    ({}, "state", None),
+    ({"state": "purged", "user": "no-such-user-fleet-cache-test"}, "user", "user"),
+]
+
+
+def test_bad_input_fails_cleanly(run_module, cache, tree_fingerprint, no_walk):
+    before = tree_fingerprint(cache)
+    wrong = []
+    for args, fragment, option in BAD_INPUT:
+        code, result = run_module(pip_cache, dict(args, cache_dir=cache))
+        message = result.get("msg", "")
+        if code != 1 or result.get("failed") is not True or fragment not in message or "exception" in result:
+            wrong.append((args, code, message))
+        elif option is not None and result.get("option") != option:
+            wrong.append((args, "option", result.get("option")))
+    assert wrong == []
+    assert tree_fingerprint(cache) == before
+
+
+def test_refuses_unsafe_cache_dirs(run_module, no_walk, monkeypatch, tmp_path):
+    home = os.path.realpath(str(tmp_path))
+    monkeypatch.setenv("HOME", home)
+    for unsafe in ["/", "/etc", "/usr/local", home]:
+        # Check mode as well: even a broken refusal could not delete anything here.
+        code, result = run_module(pip_cache, {"state": "purged", "cache_dir": unsafe, "_ansible_check_mode": True})
+        assert code == 1, unsafe
+        assert "refusing" in result["msg"]
+        assert result["option"] == "cache_dir"
+        assert result["msg"].startswith("cache_dir: ")
+        assert result["failed_path"] == os.path.realpath(unsafe)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason="_Budget.plan: max() of an empty histogram when the bytes over max_size are all unprunable")
+def test_prune_by_size_of_an_unprunable_cache_does_not_crash(run_module, tmp_path, build_tree):
+    root = os.path.realpath(build_tree(str(tmp_path / "cache"), {"selfcheck/5a5a": (5000, 1)}))
+    code, result = run_module(pip_cache, {"state": "pruned", "max_size": "1kB", "cache_dir": root, "_ansible_check_mode": True})
+    assert (code, result["changed"]) == (0, False)
