@@ -64,8 +64,8 @@ def parse_size(value: object, *, option: str = "max_size") -> int:
             raise InvalidValue(f"a size cannot be negative, got {value}", option=option)
         return value
     if isinstance(value, float):
-        if value < 0 or math.isnan(value):
-            raise InvalidValue(f"a size cannot be negative or NaN, got {value}", option=option)
+        if value < 0 or math.isnan(value) or math.isinf(value):
+            raise InvalidValue(f"a size cannot be negative, infinite or NaN, got {value}", option=option)
         return int(value)
     text = str(value)
     match = _SIZE_RE.match(text)

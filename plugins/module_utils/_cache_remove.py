@@ -93,7 +93,8 @@ class _Budget:
 
     def plan(self, total: int, limit: int) -> None:
         excess = total - limit
-        if excess <= 0:
+        if excess <= 0 or not self.bins:
+            # Within budget, or what is over it cannot be pruned (selfcheck, young entries, leftovers).
             self.cutoff_bin = None
             return
         for key in sorted(self.bins):
@@ -270,6 +271,8 @@ class _Remover:
 
     def visit_wheels(self, listing: Listing, children: list[tuple[str, object]]) -> object:
         request = self.request
+        # The folder's age is read before anything in it is unlinked (an unlink makes it young).
+        folder_young = request.min_age > 0 and _dir_is_young(listing, request)
         wheels = [item for item in listing.files if item.counts_as_file and item.name.endswith(".whl")]
         rest = [item for item in listing.files if not (item.counts_as_file and item.name.endswith(".whl"))]
         in_build_dir = os.path.basename(listing.path).startswith("tmp") and listing.depth >= 4
@@ -303,7 +306,7 @@ class _Remover:
             return False
         if rest and any(self._young(item.mtime) for item in rest):
             return False  # a build pip is running right now: leave it to finish
-        if request.min_age > 0 and _dir_is_young(listing, request):
+        if folder_young:
             return False
         return self._mark_gone(listing, children, rest)
 

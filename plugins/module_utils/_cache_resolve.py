@@ -158,7 +158,7 @@ class HostContext:
         override = (self.getenv(f"WIN_PD_OVERRIDE_{name}") or "").strip()
         drive, tail = ntpath.splitdrive(override)
         if drive.startswith(("\\", "/")) or (bool(drive) and tail.startswith(("\\", "/"))):
-            return override
+            return ntpath.normpath(override)
         folder = self.windows_folders.get(name)
         if not folder:
             raise ConfigError(f"the Windows known folder {name} is not known for this user")

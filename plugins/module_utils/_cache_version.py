@@ -48,7 +48,11 @@ class Version:
 
     @property
     def base(self) -> tuple[int, tuple[int, ...]]:
-        return self.epoch, self.release
+        """Epoch and release, trailing zeros dropped: 2 and 2.0 are the same release."""
+        release = list(self.release)
+        while len(release) > 1 and release[-1] == 0:
+            release.pop()
+        return self.epoch, tuple(release)
 
     @property
     def is_prerelease(self) -> bool:

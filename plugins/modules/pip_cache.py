@@ -17,6 +17,8 @@ description:
     C(selfcheck/) when asked, and the legacy C(selfcheck.json)). Follows no symbolic link; a link is at most removed as a link.
   - Files that vanish while the module runs (pip running at the same time) are skipped; permission errors are reported
     path by path and the run goes on.
+  - Every state also clears what pip 26 clears after a removal - wheel folders left without a wheel (their C(origin.json)
+    included) and empty folders in the HTTP buckets - so a cache is never left in a state pip misreads.
 author:
   - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:

@@ -3,7 +3,6 @@ from what a prune left, with the index server stopped."""
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import shutil
@@ -14,45 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine import REPO_ROOT, http, remove, scan
+from adhoc import run_module as _ansible
+from engine import http, remove, scan
 from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env, pip_cache_dir, pip_cache_info
-
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
-
-
-def _ansible(module: str, args: str, tmp: Path, **extra_env: str) -> dict[str, object]:
-    """Run one module ad hoc against localhost, the collection taken from this checkout."""
-    if not (VENV_BIN / "ansible").exists():
-        pytest.skip("the controller venv (.venv) is not set up; run hack/setup.sh")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "fleet").mkdir(parents=True, exist_ok=True)
-    link = collections / "ansible_collections" / "fleet" / "cache"
-    if not link.exists():
-        link.symlink_to(REPO_ROOT)
-    env = {
-        "PATH": f"{VENV_BIN}:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/root"),
-        "ANSIBLE_COLLECTIONS_PATH": str(collections),
-        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-        "ANSIBLE_NOCOLOR": "1",
-        "LANG": "C.UTF-8",
-    }
-    env.update({key: value.replace("{collections}", str(collections)) for key, value in extra_env.items()})
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible"), "localhost", "-c", "local", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}", "-m", module, "-a", args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    # The ad hoc output is "localhost | SUCCESS => {json}".
-    head, sep, body = proc.stdout.partition(" => ")
-    assert sep and head.startswith("localhost |"), proc.stdout + proc.stderr
-    result: dict[str, object] = json.loads(body)
-    return result
 
 
 @pytest.fixture

@@ -205,11 +205,6 @@ def test_windows_defaults_match_platformdirs_windows(windows_dirs):
         assert ours == reference, (environ, folders)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HostContext.win_folder returns a WIN_PD_OVERRIDE_* value as written, platformdirs normpaths it: "
-    "'D:/Roam/' gives 'D:/Roam/pip' for the user config folder where pip has 'D:\\Roam\\pip'",
-)
 def test_windows_override_is_normalised_like_platformdirs(windows_dirs):
     different = {}
     for environ in (

@@ -256,7 +256,6 @@ def test_refuses_unsafe_cache_dirs(run_module, no_walk, monkeypatch, tmp_path):
         assert result["failed_path"] == os.path.realpath(unsafe)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="_Budget.plan: max() of an empty histogram when the bytes over max_size are all unprunable")
 def test_prune_by_size_of_an_unprunable_cache_does_not_crash(run_module, tmp_path, build_tree):
     root = os.path.realpath(build_tree(str(tmp_path / "cache"), {"selfcheck/5a5a": (5000, 1)}))
     code, result = run_module(pip_cache, {"state": "pruned", "max_size": "1kB", "cache_dir": root, "_ansible_check_mode": True})
