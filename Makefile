@@ -19,7 +19,7 @@ DEMO_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ANSIBLE_COLLECTIONS_SCAN_SYS
 help:
 	@echo "make demo    set up .venv + the collection, then run $(DEMO_PLAYBOOK) against localhost"
 	@echo "make test    every test stage (hack/run-tests.sh); last line: N passed, N failed"
-	@echo "make bench   run bench/run.py with the venv's python"
+	@echo "make bench   bench/run.py: engine and modules against pip, du and rm (SIZES=, RUNS=, DESTRUCTIVE_RUNS=, DESTRUCTIVE_MAX=, BENCH_ARGS=)"
 	@echo "make fmt     ruff format + ruff check --fix on plugins/ tests/ hack/ bench/"
 	@echo "make clean   remove .venv, .build and test output"
 
@@ -34,8 +34,11 @@ demo: setup
 test:
 	@hack/run-tests.sh
 
+# make bench SIZES=100000 RUNS=5 DESTRUCTIVE_RUNS=3 DESTRUCTIVE_MAX=1000000 BENCH_ARGS="--smoke" (bench/run.py --help)
+BENCH_OPTS = $(if $(SIZES),--sizes $(SIZES)) $(if $(RUNS),--runs $(RUNS)) $(if $(DESTRUCTIVE_MAX),--destructive-max $(DESTRUCTIVE_MAX)) $(if $(DESTRUCTIVE_RUNS),--destructive-runs $(DESTRUCTIVE_RUNS)) $(BENCH_ARGS)
+
 bench:
-	@if [ -f bench/run.py ]; then hack/setup.sh && $(PYTHON) bench/run.py; else echo "bench: not yet available (bench/run.py does not exist)"; fi
+	@if [ -f bench/run.py ]; then hack/setup.sh && $(PYTHON) bench/run.py $(BENCH_OPTS); else echo "bench: not yet available (bench/run.py does not exist)"; fi
 
 fmt:
 	@hack/setup.sh --test

@@ -1,0 +1,82 @@
+"""`make bench` cannot rot: bench/run.py --smoke on a tiny cache yields every row of the table, with numbers.
+
+Nothing here asserts a speed: the smoke cache is a few hundred files and one run, too small to mean anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUN = REPO_ROOT / "bench" / "run.py"
+
+# operation -> the baselines its rows are measured against (None: a row of its own)
+EXPECTED = {
+    "info": {"pip cache info", "du -sb"},
+    "info-module": {"pip cache info", "du -sb"},
+    "list": {"pip cache list"},
+    "remove-glob": {"pip cache remove PyYAML"},
+    "remove-name": {None},
+    "purge": {"pip cache purge", "rm -rf"},
+    "purge-dry": {None},
+    "prune-size": {None},
+    "prune-size-dry": {None},
+    "prune-age": {None},
+    "prune-age-dry": {None},
+    "fleet": {"ansible all -m command -a 'pip cache info'"},
+}
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    python = Path(sys.executable)
+    if not (python.parent / "ansible").exists():
+        pytest.skip(f"no ansible beside {python}: run with the controller venv (hack/setup.sh)")
+    collections = Path(os.environ.get("FLEET_CACHE_COLLECTIONS_PATH") or REPO_ROOT / ".build" / "collections")
+    if not (collections / "ansible_collections" / "fleet" / "cache").is_dir():
+        pytest.skip(f"the collection is not installed in {collections}: run hack/setup.sh")
+    bench_dir = tmp_path / "bench"
+    proc = subprocess.run(
+        [str(python), str(RUN), "--smoke", "--bench-dir", str(bench_dir), "--collections", str(collections)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
+    results = sorted((bench_dir / "results").glob("bench-*-smoke.json"))
+    assert len(results) == 1, proc.stdout[-3000:]
+    assert f"results: {results[0]}" in proc.stdout
+    document = json.loads(results[0].read_text(encoding="utf-8"))
+
+    assert document["date"] and document["machine"]["cores"] >= 1 and document["machine"]["memory_bytes"] > 0
+    assert {"python", "ansible", "pip", "collection", "commit"} <= set(document["versions"])
+    assert document["errors"] == []
+    assert document["checks"] and all(check["ok"] for check in document["checks"]), document["checks"]
+
+    found: dict[str, set[str | None]] = {}
+    for row in document["rows"]:
+        found.setdefault(row["operation"], set()).add(row["theirs"]["label"] if row["theirs"] else None)
+        ours = row["ours"]
+        assert _positive(ours["median_s"]) and ours["runs_s"] and all(_positive(value) for value in ours["runs_s"]), row
+        assert _positive(ours["peak_mib"]), row
+        if row["theirs"] is not None:
+            assert _positive(row["theirs"]["median_s"]) and _positive(row["theirs"]["peak_mib"]), row
+            assert _positive(row["ratio"]), row
+    assert found == EXPECTED
+
+    goals = {verdict["goal"] for verdict in document["goals"]}
+    assert {"info <= 1.1x du -sb", "info >= 2.5x faster than pip cache info", "purge <= 1.1x rm -rf", "purge faster than pip cache purge"} <= goals
+    assert all(isinstance(verdict["met"], bool) for verdict in document["goals"])
+    # The table and the goals are printed too, each goal marked met or not met.
+    assert "Goals:" in proc.stdout and ("NOT MET" in proc.stdout or " met " in proc.stdout)
