@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pwd
 from pathlib import Path
 
 import pytest
 from adhoc import run_module
 from piporacle import OraclePip, isolated_env
+from test_users_and_prune import two_users  # noqa: F401 - the fixture, shared
 
 ORIGINAL = (
     "# team settings, keep\r\n[global]\r\nindex-url = https://example.invalid/simple\r\ntimeout = 60\r\n\r\n[install]\r\n; no deps here\r\nno_deps = yes\r\n"
@@ -122,3 +124,20 @@ def test_values_pip_would_misread_are_refused(tmp_path: Path, args: str, option:
     result = _module(tmp_path, env, args)
     assert (result.get("failed") is True and str(result["msg"]).startswith(option)) or option in str(result["msg"])
     assert not (Path(env["XDG_CONFIG_HOME"]) / "pip" / "pip.conf").exists()
+
+
+def test_user_scope_for_another_user_is_theirs_and_pip_run_as_them_reads_it(two_users: list[str], newest_pip: OraclePip, tmp_path: Path) -> None:  # noqa: F811
+    name = two_users[0]
+    entry = pwd.getpwnam(name)
+    user_env = {"HOME": entry.pw_dir, "USER": name, "LOGNAME": name, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    result = run_module("fleet.cache.pip_config", f"name=global.no-cache-dir value=on user={name}", tmp_path)
+    written = Path(entry.pw_dir) / ".config" / "pip" / "pip.conf"
+    assert result["changed"] is True and result["files"] == [str(written)]
+    assert (written.stat().st_uid, written.parent.stat().st_uid) == (entry.pw_uid, entry.pw_uid), "a new user file belongs to the user"
+    assert newest_pip.run("config", "get", "global.no-cache-dir", env=user_env, user=name).stdout.strip() == "true" == result["value"]
+    proc = newest_pip.run("cache", "dir", env=user_env, user=name)
+    assert proc.returncode == 1 and "cache is disabled" in proc.stderr and result["disabled"] is True
+    again = run_module("fleet.cache.pip_config", f"name=global.no-cache-dir state=absent user={name} backup=true", tmp_path)
+    assert again["changed"] is True and len(again["backup_files"]) == 1  # type: ignore[arg-type]
+    assert Path(str(again["backup_files"][0])).read_text() == "[global]\nno-cache-dir = true\n"  # type: ignore[index]
+    assert newest_pip.run("cache", "dir", env=user_env, user=name).stdout.strip() == again["cache_dir"] == str(Path(entry.pw_dir) / ".cache" / "pip")
