@@ -65,3 +65,33 @@ def fingerprint(root):
 @pytest.fixture
 def tree_fingerprint():
     return fingerprint
+
+
+# One cache in pip's layout that the scan, removal and module tests share: relative path -> (size, age in days).
+STANDARD_TREE = {
+    "http-v2/0/1/2/3/4/k1": (200, 40),
+    "http-v2/0/1/2/3/4/k1.body": (1000, 40),
+    "http-v2/0/1/2/3/5/k2": (150, 5),
+    "http-v2/0/1/2/3/5/k2.body": (2500, 5),
+    "http/a/b/c/d/e/k3": (3000, 100),
+    "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl": (4000, 50),
+    "wheels/ab/cd/ef/0123/origin.json": (20, 50),
+    "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl": (5000, 2),
+    "wheels/12/34/56/789a/origin.json": (20, 2),
+    "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl": (6000, 10),
+    "wheels/12/34/56/bcde/origin.json": (20, 10),
+    "selfcheck/5a5a": (100, 1),
+    "selfcheck.json": (50, 300),
+    "notes.txt": (10, 3),
+}
+
+
+@pytest.fixture
+def standard_tree():
+    return dict(STANDARD_TREE)
+
+
+@pytest.fixture
+def cache(tmp_path, build_tree):
+    """STANDARD_TREE built under tmp_path, by its real path (pip reports real paths)."""
+    return os.path.realpath(build_tree(str(tmp_path / "cache"), STANDARD_TREE))

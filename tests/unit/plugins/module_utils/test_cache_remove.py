@@ -23,28 +23,6 @@ from ansible_collections.fleet.cache.plugins.module_utils._cache_version import 
 DAY = 86400
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
-STANDARD = {
-    "http-v2/0/1/2/3/4/k1": (200, 40),
-    "http-v2/0/1/2/3/4/k1.body": (1000, 40),
-    "http-v2/0/1/2/3/5/k2": (150, 5),
-    "http-v2/0/1/2/3/5/k2.body": (2500, 5),
-    "http/a/b/c/d/e/k3": (3000, 100),
-    "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl": (4000, 50),
-    "wheels/ab/cd/ef/0123/origin.json": (20, 50),
-    "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl": (5000, 2),
-    "wheels/12/34/56/789a/origin.json": (20, 2),
-    "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl": (6000, 10),
-    "wheels/12/34/56/bcde/origin.json": (20, 10),
-    "selfcheck/5a5a": (100, 1),
-    "selfcheck.json": (50, 300),
-    "notes.txt": (10, 3),
-}
-
-
-@pytest.fixture
-def cache(tmp_path, build_tree):
-    return build_tree(str(tmp_path / "cache"), STANDARD)
-
 
 def purge(now, **kwargs):
     return Request(mode="purged", matcher=NameMatcher(glob="*"), now=now, **kwargs)
@@ -115,10 +93,10 @@ def test_purge_keeps_wheels_pips_pattern_misses_unless_asked(tmp_path, build_tre
     assert remaining(root, tree_fingerprint) == ["wheels/aa/bb/cc/dd/odd.whl", "wheels/aa/bb/cc/dd/origin.json"]
 
 
-def test_removed_paths_are_capped_to_the_smallest(cache, build_tree, tree_fingerprint):
+def test_removed_paths_are_capped_to_the_smallest(standard_tree, cache, build_tree, tree_fingerprint):
     outcome = checked_run(cache, purge(build_tree.now), tree_fingerprint, list_limit=3)
     result = outcome.as_dict()
-    everything = sorted(os.path.join(cache, rel) for rel in STANDARD if rel.startswith(("http", "wheels")) or rel == "selfcheck.json")
+    everything = sorted(os.path.join(cache, rel) for rel in standard_tree if rel.startswith(("http", "wheels")) or rel == "selfcheck.json")
     assert result["paths"] == everything[:3]
     assert result["paths_truncated"] is True
     assert result["files"] == 12

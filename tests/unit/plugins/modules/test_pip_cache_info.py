@@ -15,32 +15,10 @@ import pytest
 from ansible_collections.fleet.cache.plugins.module_utils import _cache_walk
 from ansible_collections.fleet.cache.plugins.modules import pip_cache_info
 
-STANDARD = {
-    "http-v2/0/1/2/3/4/k1": (200, 40),
-    "http-v2/0/1/2/3/4/k1.body": (1000, 40),
-    "http-v2/0/1/2/3/5/k2": (150, 5),
-    "http-v2/0/1/2/3/5/k2.body": (2500, 5),
-    "http/a/b/c/d/e/k3": (3000, 100),
-    "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl": (4000, 50),
-    "wheels/ab/cd/ef/0123/origin.json": (20, 50),
-    "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl": (5000, 2),
-    "wheels/12/34/56/789a/origin.json": (20, 2),
-    "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl": (6000, 10),
-    "wheels/12/34/56/bcde/origin.json": (20, 10),
-    "selfcheck/5a5a": (100, 1),
-    "selfcheck.json": (50, 300),
-    "notes.txt": (10, 3),
-}
-
 
 def warnings_text(result):
     """The result's warnings as one text (plain strings, or structured summaries in newer ansible-core)."""
     return json.dumps(result.get("warnings", []))
-
-
-@pytest.fixture
-def cache(tmp_path, build_tree):
-    return os.path.realpath(build_tree(str(tmp_path / "cache"), STANDARD))
 
 
 def test_reports_a_cache(run_module, cache, tree_fingerprint):
