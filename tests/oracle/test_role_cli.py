@@ -1,0 +1,204 @@
+"""The engine's command line (plugins/module_utils/_cache_cli.py), the job the pip_cache_policy role schedules:
+the same result as the pip_cache module, on a host without Ansible, and its upkeep commands (move, fix-ownership)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from engine import REPO_ROOT, scan
+
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_cli as cli
+from playbooks import adhoc, disk_usage, fake_cache
+
+NOW = time.time()
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path under root with (size, uid, mode) - what a dry run must leave exactly as it was."""
+    found: dict[str, tuple[int, int, int]] = {}
+    for directory, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            info = os.lstat(os.path.join(directory, name))
+            found[os.path.relpath(os.path.join(directory, name), root)] = (
+                info.st_size if not os.path.isdir(os.path.join(directory, name)) else 0,
+                info.st_uid,
+                info.st_mode,
+            )
+    return found
+
+
+def _cli(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
+    code = cli.main([*args, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def two_caches(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "one" / "pip", tmp_path / "two" / "pip"
+    fake_cache(first, seed=1, downloads=12, wheels=6, size=4000, now=NOW)
+    shutil.copytree(first, second, symlinks=True)
+    return first, second
+
+
+@pytest.mark.parametrize(
+    ("cli_args", "module_args"),
+    [
+        (["prune", "--max-size", "30000"], {"state": "pruned", "max_size": "30000"}),
+        (["prune", "--max-age", "9d", "--ci"], {"state": "pruned", "max_age": "9d", "ci": True}),
+        (["purge"], {"state": "purged"}),
+    ],
+    ids=["size", "age-ci", "purge"],
+)
+def test_cli_removes_what_the_module_removes(
+    two_caches: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_args: list[str], module_args: dict[str, object]
+) -> None:
+    by_cli, by_module = two_caches
+    code, result = _cli(*cli_args, "--cache-dir", str(by_cli), capsys=capsys)
+    module = adhoc("fleet.cache.pip_cache", dict(module_args, cache_dir=str(by_module), limit=0), tmp_path)
+    assert code == 0 and result["changed"] is True and module["changed"] is True
+    for key in ("files", "dirs", "entries", "bytes"):
+        assert result["removed"][key] == module["removed"][key], key  # type: ignore[index]
+    assert result["after"] == module["after"]
+    assert sorted(_tree(by_cli)) == sorted(_tree(by_module))
+    if "--max-size" in cli_args:
+        assert disk_usage(by_cli)[0] <= 30000
+
+
+def test_dry_run_changes_nothing_and_predicts_the_real_run(two_caches: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    cache, _other = two_caches
+    before = _tree(cache)
+    code, dry = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000", "--dry-run", capsys=capsys)
+    assert code == 0 and _tree(cache) == before and dry["dry_run"] is True
+    code, real = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000", capsys=capsys)
+    assert real["removed"] == dry["removed"]
+    code, again = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000", capsys=capsys)
+    assert again["changed"] is False
+
+
+def test_summary_line_and_exit_codes(two_caches: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    cache, _other = two_caches
+    assert cli.main(["prune", "--cache-dir", str(cache), "--max-age", "5d"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("fleet-cache prune: 1 cache(s) (") and "; removed " in line and " -> " in line and "\n" not in line
+    assert cli.main(["prune", "--cache-dir", str(cache), "--max-size", "2XB"]) == 1
+    assert "--max-size: expected a size" in capsys.readouterr().err
+    assert cli.main(["prune", "--cache-dir", str(cache)]) == 1
+    assert "give --max-age, --max-size or --ci" in capsys.readouterr().err
+    assert cli.main(["purge", "--cache-dir", "/"]) == 1
+    assert "refusing to delete from '/'" in capsys.readouterr().err
+    assert cli.main(["prune", "--cache-dir", str(cache), "--user", "root", "--max-age", "1d"]) == 2  # usage: one or the other
+    capsys.readouterr()
+
+
+def test_environment_decides_the_current_users_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    fake_cache(home / ".cache" / "pip", seed=3, downloads=4, wheels=2, size=1000, now=NOW)
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    code, result = _cli("purge", "--user", me, "--env", f"HOME={home}", "--env", "XDG_CACHE_HOME=", capsys=capsys)
+    assert code == 0
+    assert [item["cache_dir"] for item in result["caches"]] == [str(home / ".cache" / "pip")]  # type: ignore[index]
+    assert scan.scan(str(home / ".cache" / "pip")).total.files == 0
+    assert cli.main(["purge", "--env", "NOVALUE"]) == 1
+    assert "expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_the_installed_package_runs_on_a_python_without_ansible(tmp_path: Path) -> None:
+    """What the role installs: the engine's files as one package and a launcher, run by a Python that has no Ansible."""
+    found = subprocess.run([sys.executable, str(REPO_ROOT / "hack" / "pythons.py"), "--version", "3.9"], capture_output=True, text=True, check=False)
+    python = found.stdout.strip() or shutil.which("python3") or ""
+    if not python or subprocess.run([python, "-I", "-c", "import ansible"], capture_output=True, check=False).returncode == 0:
+        pytest.skip("no Python without Ansible here to run the engine on its own")
+    package = tmp_path / "lib" / "fleet_cache_engine"
+    package.mkdir(parents=True)
+    for source in (REPO_ROOT / "plugins" / "module_utils").glob("_cache_*.py"):
+        shutil.copy(source, package / source.name)
+    (package / "__init__.py").write_text("")
+    launcher = tmp_path / "lib" / "fleet-cache"
+    launcher.write_text(
+        "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nfrom fleet_cache_engine._cache_cli import main\nsys.exit(main())\n"
+    )
+    cache = tmp_path / "cache"
+    fake_cache(cache, seed=5, downloads=10, wheels=5, size=3000, now=NOW)
+    proc = subprocess.run([python, "-I", str(launcher), "prune", "--cache-dir", str(cache), "--max-size", "15kB"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("fleet-cache prune: 1 cache(s)") and proc.stdout.count("\n") == 1
+    assert disk_usage(cache)[0] <= 15000
+
+
+def test_move_merges_keeps_links_and_never_follows_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    fake_cache(old, seed=7, downloads=5, wheels=3, size=500, now=NOW)
+    fake_cache(new, seed=8, downloads=2, wheels=0, size=500, now=NOW)
+    duplicate = next((old / "http-v2").rglob("*.body"))
+    target = new / duplicate.relative_to(old)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"already there")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("keep")
+    (old / "wheels" / "link-to-outside").symlink_to(outside)
+    (old / "notes.txt").write_text("not pip's")
+    before_old, before_new = _tree(old), _tree(new)
+    code, dry = _cli("move", "--from", str(old), "--to", str(new), "--dry-run", capsys=capsys)
+    assert code == 0 and _tree(old) == before_old and _tree(new) == before_new
+    code, moved = _cli("move", "--from", str(old), "--to", str(new), capsys=capsys)
+    assert code == 0 and moved["moved"] == dry["moved"] and moved["moved"]["duplicates"] == 1  # type: ignore[index]
+    assert target.read_bytes() == b"already there", "what the destination holds wins"
+    assert (new / "wheels" / "link-to-outside").is_symlink() and (outside / "secret").read_text() == "keep"
+    assert sorted(path.name for path in old.iterdir()) == ["notes.txt"], "pip's buckets are gone, the rest stays"
+    assert disk_usage(new)[1] == 5 * 2 + 3 * 2 + 2 * 2 - 1 + 1  # every file once; the link counts as a file
+    code, again = _cli("move", "--from", str(old), "--to", str(new), capsys=capsys)
+    assert again["changed"] is False
+    with pytest.raises(SystemExit):
+        raise SystemExit(cli.main(["move", "--from", str(new), "--to", str(new / "http-v2")]))
+    assert "one is inside the other" in capsys.readouterr().err
+
+
+@pytest.fixture
+def local_user() -> Iterator[str]:
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("needs root and useradd to create a local user")
+    base = Path(f"/tmp/fleet-cache-cli-{uuid.uuid4().hex[:8]}")
+    base.mkdir(mode=0o755)
+    name = f"fc{uuid.uuid4().hex[:8]}"
+    try:
+        subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_fix_ownership_gives_back_what_root_left_in_a_users_own_cache(local_user: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    entry = pwd.getpwnam(local_user)
+    home = Path(entry.pw_dir)
+    cache = home / ".cache" / "pip"
+    fake_cache(cache, seed=9, downloads=3, wheels=2, size=300, now=NOW)  # made by root: ~/.cache and everything in it is root's
+    shared = tmp_path / "shared"
+    fake_cache(shared, seed=10, downloads=1, wheels=0, size=300, now=NOW)
+    before = _tree(home)
+    code, dry = _cli("fix-ownership", "--user", local_user, "--dry-run", capsys=capsys)
+    assert code == 0 and dry["changed"] is True and _tree(home) == before
+    code, fixed = _cli("fix-ownership", "--user", local_user, capsys=capsys)
+    assert fixed["entries"] == dry["entries"] == sum(1 for info in before.values() if info[1] == 0)  # ~/.cache and all below it
+    assert {info[1] for info in _tree(home).values()} == {entry.pw_uid}
+    code, again = _cli("fix-ownership", "--user", local_user, capsys=capsys)
+    assert again["changed"] is False
+    # A cache outside the home that the user does not own is shared: left alone.
+    config = home / ".config" / "pip"
+    config.mkdir(parents=True)
+    (config / "pip.conf").write_text(f"[global]\ncache-dir = {shared}\n")
+    code, skipped = _cli("fix-ownership", "--user", local_user, capsys=capsys)
+    assert skipped["changed"] is False and "shared cache is left alone" in skipped["caches"][0]["skipped"]  # type: ignore[index]
+    assert {info[1] for info in _tree(shared).values()} == {0}

@@ -1,0 +1,144 @@
+"""The report filters of the fleet.cache.report playbook: aggregation, totals, the top and the rest, every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from html.parser import HTMLParser
+from typing import Any
+
+import engine
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.fleet.cache.plugins.filter import pip_cache_report as report_filter
+
+assert engine.REPO_ROOT.is_dir()  # importing engine put this checkout on the path as ansible_collections.fleet.cache
+
+
+def _cache(user: str, directory: str | None, *, http: int = 0, wheels: int = 0, other: int = 0, files: int = 3, reason: str = "") -> dict[str, Any]:
+    if directory is None:
+        return {"user": user, "cache_dir": None, "disabled": True, "disabled_reason": reason or "no-cache-dir = true", "source": "disabled"}
+    return {
+        "user": user,
+        "cache_dir": directory,
+        "exists": True,
+        "source": "default",
+        "disabled": False,
+        "buckets": {"http-v2": {"bytes": http}, "http": {"bytes": 0}, "wheels": {"bytes": wheels}, "selfcheck": {"bytes": 0}},
+        "other": {"bytes": other},
+        "total": {"bytes": http + wheels + other, "files": files, "entries": 2, "oldest": "2026-01-01T00:00:00Z", "newest": "2026-11-01T00:00:00Z"},
+        "errors": [],
+    }
+
+
+def _fleet() -> tuple[list[Any], list[str]]:
+    results: list[Any] = [
+        {"changed": False, "caches": [_cache("root", "/root/.cache/pip", http=100, wheels=50), _cache("alice", "/home/alice/.cache/pip", http=5000, wheels=0)]},
+        # bob and carol share one directory: one row, counted once
+        {"changed": False, "caches": [_cache("bob", "/srv/pip", http=700, wheels=300, other=1), _cache("carol", "/srv/pip", http=700, wheels=300, other=1)]},
+        {"changed": False, "caches": [_cache("dave", None, reason="no-cache-dir = true in [global] of /etc/pip.conf")]},
+        {"failed": True, "msg": "boom"},
+        None,
+    ]
+    return results, ["web1", "web2", "ci1", "broken", "gone"]
+
+
+def test_rows_totals_shared_disabled_and_missing() -> None:
+    results, hosts = _fleet()
+    report = report_filter.pip_cache_report(results, hosts, top=2, generated="now")
+    assert [(row["host"], row["users"], row["bytes"]) for row in report["caches"]] == [
+        ("web1", ["alice"], 5000),
+        ("web2", ["bob", "carol"], 1001),
+        ("web1", ["root"], 150),
+    ]
+    totals = report["totals"]
+    assert totals["bytes"] == 5000 + 1001 + 150
+    assert (totals["hosts"], totals["hosts_reporting"], totals["caches"], totals["users"], totals["disabled"]) == (5, 3, 3, 4, 1)
+    assert totals["downloads_bytes"] == 5800 and totals["wheels_bytes"] == 350 and totals["other_bytes"] == 1
+    assert [row["host"] for row in report["top"]] == ["web1", "web2"]
+    assert report["rest"] == {"bytes": 150, "files": 3, "entries": 2, "downloads_bytes": 100, "wheels_bytes": 50, "other_bytes": 0, "caches": 1, "hosts": 1}
+    assert [(entry["host"], entry["bytes"], entry["users"]) for entry in report["hosts"]] == [("web1", 5150, 2), ("web2", 1001, 2)]
+    assert report["disabled"] == [{"host": "ci1", "user": "dave", "reason": "no-cache-dir = true in [global] of /etc/pip.conf"}]
+    assert [item["host"] for item in report["missing"]] == ["broken", "gone"]
+    assert report["missing"][0]["reason"].startswith("failed: boom")
+
+
+def test_every_format_renders_the_same_figures() -> None:
+    results, hosts = _fleet()
+    report = report_filter.pip_cache_report(results, hosts, top=2)
+    table = report_filter.pip_cache_report_render(report, "table")
+    assert table.splitlines()[0].startswith("pip caches: 5 host(s) (3 reporting), 3 cache(s) of 4 user(s): 6.0 KiB in 9 files")
+    assert "the rest: 1 cache(s) on 1 host(s), 150 bytes" in table
+    assert "bob,carol" in table and "disabled: ci1 dave" in table and "no data: gone" in table
+    rows = list(csv.DictReader(io.StringIO(report_filter.pip_cache_report_render(report, "csv"))))
+    assert [row["state"] for row in rows] == ["cache", "cache", "cache", "disabled", "no data", "no data"]
+    assert sum(int(row["bytes"]) for row in rows if row["state"] == "cache") == report["totals"]["bytes"]
+    assert json.loads(report_filter.pip_cache_report_render(report, "json"))["totals"] == report["totals"]
+    markdown = report_filter.pip_cache_report_render(report, "markdown")
+    assert "| *the rest* | 1 caches on 1 hosts | 150 bytes |" in markdown and "## Hosts without data (2)" in markdown
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_a_thousand_hosts_give_a_readable_self_contained_page() -> None:
+    hosts = [f"host{number:04d}.example.org" for number in range(1000)]
+    results = [
+        {"caches": [_cache("root", "/root/.cache/pip", http=number * 1000, wheels=number * 10), _cache("ci", "/home/ci/.cache/pip", http=7)]}
+        for number in range(1000)
+    ]
+    report = report_filter.pip_cache_report(results, hosts, top=20)
+    assert report["totals"]["caches"] == 2000 and report["rest"]["caches"] == 1980 and report["rest_hosts"]["hosts"] == 980
+    assert report["totals"]["bytes"] == sum(number * 1010 + 7 for number in range(1000))
+    assert report["totals"]["bytes"] == sum(row["bytes"] for row in report["top"]) + report["rest"]["bytes"]
+    page = report_filter.pip_cache_report_render(report, "html")
+    assert len(page) < 60_000, "the page stays small however big the fleet"
+    parser = _Page()
+    parser.feed(page)
+    names = [tag for tag, _attrs in parser.tags]
+    assert names.count("svg") == 1 and names.count("g") == 20
+    assert not [attrs for tag, attrs in parser.tags if tag in ("script", "link", "img") or (attrs.get("src") or "").startswith("http")], "self-contained"
+    text = " ".join(parser.text)
+    assert "host0999.example.org" in text and "the other 980 hosts" in text and "1980 caches on 1000 hosts" in text
+    assert len(report_filter.pip_cache_report_render(report, "table").splitlines()) < 40
+
+
+def test_hostile_names_are_escaped() -> None:
+    report = report_filter.pip_cache_report([{"caches": [_cache("<b>x</b>", "/tmp/<script>alert(1)</script>|x", http=10)]}], ["h<1>"], top=5)
+    page = report_filter.pip_cache_report_render(report, "html")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "/tmp/<script>alert(1)</script>\\|x" in report_filter.pip_cache_report_render(report, "markdown")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (({"caches": []}, ["h"]), "must be a list"),
+        (([{"caches": []}], ["h", "i"]), "one per result"),
+        (([{"caches": []}], ["h"], -1), "0 or more"),
+    ],
+)
+def test_bad_input_is_a_clear_error(args: tuple[Any, ...], message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        report_filter.pip_cache_report(*args)
+
+
+def test_render_refuses_other_input_and_formats() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"output of fleet\.cache\.pip_cache_report"):
+        report_filter.pip_cache_report_render({"x": 1}, "html")
+    report = report_filter.pip_cache_report([], [], top=3)
+    with pytest.raises(AnsibleFilterError, match="format must be one of"):
+        report_filter.pip_cache_report_render(report, "pdf")
+    assert "No pip cache found." in report_filter.pip_cache_report_render(report, "html")
