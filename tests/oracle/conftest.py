@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,3 +69,20 @@ def shared_tmp() -> Iterator[Path]:
 def iso_env(tmp_path: Path) -> dict[str, str]:
     """isolated_env(tmp_path): HOME and XDG folders in tmp_path, no PIP_* variable."""
     return piporacle.isolated_env(tmp_path)
+
+
+@pytest.fixture
+def two_users() -> Iterator[list[str]]:
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("needs root and useradd to create local users")
+    base = Path(tempfile.mkdtemp(prefix="fleet-cache-users-"))
+    base.chmod(0o755)
+    names = [f"fc{uuid.uuid4().hex[:8]}" for _number in range(2)]
+    try:
+        for name in names:
+            subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
+        yield names
+    finally:
+        for name in names:
+            subprocess.run(["userdel", name], check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)

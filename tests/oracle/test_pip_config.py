@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from adhoc import run_module
 from piporacle import OraclePip, isolated_env
-from test_users_and_prune import two_users  # noqa: F401 - the fixture, shared
 
 ORIGINAL = (
     "# team settings, keep\r\n[global]\r\nindex-url = https://example.invalid/simple\r\ntimeout = 60\r\n\r\n[install]\r\n; no deps here\r\nno_deps = yes\r\n"
@@ -126,7 +125,7 @@ def test_values_pip_would_misread_are_refused(tmp_path: Path, args: str, option:
     assert not (Path(env["XDG_CONFIG_HOME"]) / "pip" / "pip.conf").exists()
 
 
-def test_user_scope_for_another_user_is_theirs_and_pip_run_as_them_reads_it(two_users: list[str], newest_pip: OraclePip, tmp_path: Path) -> None:  # noqa: F811
+def test_user_scope_for_another_user_is_theirs_and_pip_run_as_them_reads_it(two_users: list[str], newest_pip: OraclePip, tmp_path: Path) -> None:
     name = two_users[0]
     entry = pwd.getpwnam(name)
     user_env = {"HOME": entry.pw_dir, "USER": name, "LOGNAME": name, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}

@@ -7,32 +7,12 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from adhoc import run_module as _ansible
 from engine import http, remove, scan
 from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env, pip_cache_dir, pip_cache_info
-
-
-@pytest.fixture
-def two_users() -> Iterator[list[str]]:
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        pytest.skip("needs root and useradd to create local users")
-    base = Path(tempfile.mkdtemp(prefix="fleet-cache-users-"))
-    base.chmod(0o755)
-    names = [f"fc{uuid.uuid4().hex[:8]}" for _number in range(2)]
-    try:
-        for name in names:
-            subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
-        yield names
-    finally:
-        for name in names:
-            subprocess.run(["userdel", name], check=False, capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def _user_env(name: str) -> dict[str, str]:
