@@ -48,7 +48,11 @@ from measure import BenchError, Series, copy_tree, loadavg, peak_method, pressur
 DEFAULT_SIZES = (100_000, 1_000_000)
 LARGE = 500_000  # sizes from here on get the large-size run count
 SMOKE_FILES = 300
-FLEET_NOTE = "the fleet report playbook does not exist yet: the fleet rows run pip_cache_info ad hoc (ansible all -m fleet.cache.pip_cache_info)"
+FLEET_NOTE = (
+    "the fleet report playbook does not exist yet: the fleet rows run pip_cache_info ad hoc (ansible all -m fleet.cache.pip_cache_info)"
+    if not (REPO / "playbooks" / "report.yml").exists()
+    else "the fleet rows run pip_cache_info ad hoc (ansible all -m fleet.cache.pip_cache_info), not playbooks/report.yml (not benched yet)"
+)
 HALF_YEAR = 182 * 86400
 
 # The engine's side of each operation: run as `python -I -c CODE ENGINE_ROOT CACHE ARG DRY`.
@@ -203,7 +207,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fleet-hosts", type=int, default=50, help="simulated hosts in the fleet inventory (default 50)")
     parser.add_argument("--fleet-files", type=int, default=2000, help="files in each fleet host's cache (default 2000)")
     parser.add_argument("--forks", type=int, default=10, help="ansible forks for the fleet rows (default 10)")
-    parser.add_argument("--only", default="", help="groups to run, comma separated: info,list,remove,purge,prune,fleet (default all)")
+    parser.add_argument(
+        "--only", default="", help="groups to run, comma separated: info,list,remove,purge,prune,fleet (default all; 'none' with --profile: profile only)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bench-dir", type=Path, default=REPO / ".bench", help="where caches and results live (default .bench)")
     parser.add_argument("--collections", type=Path, default=Path(os.environ.get("FLEET_CACHE_COLLECTIONS_PATH") or REPO / ".build" / "collections"))
