@@ -2,6 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# The filters pip_cache_report and pip_cache_report_render are documented in pip_cache_report.yml and
+# pip_cache_report_render.yml beside this file.
+
 from __future__ import annotations
 
 import csv
@@ -13,113 +16,6 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-DOCUMENTATION = r"""
-name: pip_cache_report
-short_description: Gather the pip caches of many hosts into one report
-version_added: 0.1.0
-description:
-  - Turns the results of M(fleet.cache.pip_cache_info) registered on many hosts into one report - one row per cache
-    directory of each host (users sharing a directory on one row), sorted by size, with totals, the per-host sums,
-    the users whose cache is disabled and the hosts that gave no result.
-  - For a large fleet the report also holds the O(top) biggest caches and hosts and a summary of the rest, which
-    P(fleet.cache.pip_cache_report_render#filter) shows instead of every row.
-  - Used by the C(fleet.cache.report) playbook.
-author:
-  - fleet.cache developers (@fleet-cache)
-positional: hosts
-options:
-  _input:
-    description:
-      - The registered results, one per host, in the order of O(hosts). A host without a result (unreachable, failed,
-        skipped) is given as null, or as its failed result.
-    type: list
-    elements: raw
-    required: true
-  hosts:
-    description: The host names, in the order of the input.
-    type: list
-    elements: str
-    required: true
-  top:
-    description: How many of the biggest caches and hosts are kept apart from the rest.
-    type: int
-    default: 20
-  generated:
-    description: When the report was made, as text (the playbook passes the controller's time).
-    type: str
-    default: ""
-seealso:
-  - module: fleet.cache.pip_cache_info
-  - plugin: fleet.cache.pip_cache_report_render
-    plugin_type: filter
-"""
-
-EXAMPLES = r"""
-- name: Report every user's cache
-  fleet.cache.pip_cache_info:
-    user: all
-    wheels: false
-    limit: 0
-  register: pip_cache_info_result
-
-- name: One report for every host of the play
-  ansible.builtin.set_fact:
-    fleet_report: >-
-      {{ ansible_play_hosts_all | map('extract', hostvars) | map(attribute='pip_cache_info_result', default=none) | list
-         | fleet.cache.pip_cache_report(ansible_play_hosts_all, top=10) }}
-  run_once: true
-"""
-
-RETURN = r"""
-_value:
-  description: The report.
-  type: dict
-  contains:
-    caches:
-      description:
-        - Every cache directory, biggest first - C(host), C(users), C(cache_dir), C(source), C(bytes), C(files),
-          C(entries), C(downloads_bytes) (C(http-v2) and C(http)), C(wheels_bytes), C(other_bytes), C(oldest), C(newest).
-      type: list
-      elements: dict
-    top:
-      description: The first O(top) items of RV(_value.caches).
-      type: list
-      elements: dict
-    rest:
-      description: The sums over the caches after the first O(top) - C(caches), C(hosts), C(bytes), C(files) and the buckets.
-      type: dict
-    hosts:
-      description: Per host, biggest first - C(host), C(bytes), C(files), C(caches), C(users).
-      type: list
-      elements: dict
-    top_hosts:
-      description: The first O(top) items of RV(_value.hosts).
-      type: list
-      elements: dict
-    rest_hosts:
-      description: The sums over the hosts after the first O(top).
-      type: dict
-    disabled:
-      description: Users whose pip cache is disabled - C(host), C(user), C(reason).
-      type: list
-      elements: dict
-    missing:
-      description: Hosts that gave no result - C(host), C(reason).
-      type: list
-      elements: dict
-    totals:
-      description:
-        - C(hosts) asked, C(hosts_reporting), C(caches), C(users) with a cache, C(disabled) users, C(bytes), C(files),
-          C(entries), C(downloads_bytes), C(wheels_bytes), C(other_bytes), C(errors) (paths that could not be read).
-      type: dict
-    top_count:
-      description: O(top).
-      type: int
-    generated:
-      description: O(generated).
-      type: str
-"""
-
 FORMATS = ("table", "json", "csv", "markdown", "html")
 _SIZE_KEYS = ("bytes", "files", "entries", "downloads_bytes", "wheels_bytes", "other_bytes")
 _COLOURS = {"downloads_bytes": "#4e79a7", "wheels_bytes": "#f28e2b", "other_bytes": "#9c9c9c"}
@@ -130,7 +26,7 @@ def human(num_bytes: float) -> str:
     """IEC units with one decimal, as the modules word sizes (``1.4 GiB``)."""
     value = float(num_bytes)
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "PiB":
+        if value < 1024:
             return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} PiB"

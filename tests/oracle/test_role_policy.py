@@ -156,10 +156,15 @@ def _uids(root: Path) -> set[int]:
     return {path.lstat().st_uid for path in [root, *root.rglob("*")]}
 
 
+def _file_mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
 def _cron_entry(cron_dir: Path) -> tuple[str, list[str], str]:
     """The job of the role's cron file: (schedule, the command's argv, the whole command line)."""
     text = (cron_dir / "fleet-cache-prune").read_text()
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#") and not re.match(r"^[A-Z_]+=", line)]
+    assert "SHELL=/bin/sh" in text.splitlines() and _file_mode(cron_dir / "fleet-cache-prune") == 0o644
     assert len(lines) == 1, text
     fields = lines[0].split(None, 1)
     if fields[0].startswith("@"):
