@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
 PYTHON := $(VENV)/bin/python
 COLLECTIONS := $(CURDIR)/.build/collections
-DEMO_PLAYBOOK ?= hack/demo.yml
+DEMO_PLAYBOOK ?= fleet.cache.report
+DEMO_ARGS ?= -e pip_cache_report_dir=$(CURDIR)/.build/pip-cache-report
 DEMO_INVENTORY := $(CURDIR)/.build/demo-inventory.ini
 
 # The demo's environment: the collection as built and installed by hack/setup.sh, no host config.
@@ -29,7 +30,7 @@ setup:
 demo: setup
 	@printf '%s\n' '[local]' 'localhost ansible_connection=local ansible_python_interpreter=$(PYTHON)' > $(DEMO_INVENTORY)
 	@echo "demo: ansible-playbook $(DEMO_PLAYBOOK) against localhost (collection from .build/collections)"
-	@$(DEMO_ENV) $(VENV)/bin/ansible-playbook $(DEMO_PLAYBOOK)
+	@$(DEMO_ENV) $(VENV)/bin/ansible-playbook $(DEMO_PLAYBOOK) $(DEMO_ARGS)
 
 test:
 	@hack/run-tests.sh
