@@ -20,6 +20,7 @@ import io
 import json
 import os
 import re
+import stat
 import struct
 import tarfile
 import zipfile
@@ -270,17 +271,32 @@ def identify_body(handle: IO[bytes], start: int, length: int) -> Optional[Identi
     return _identify_page(handle.read(length))
 
 
+def _open_regular(path: str) -> IO[bytes]:
+    """Open a regular file for reading. Anything else is refused before it is opened: a FIFO would block the
+    run until someone writes to it, and opening a device can act on it."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(f"not a regular file: {path}")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between the two looks
+            raise OSError(f"not a regular file: {path}")
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def identify_entry(directory: str, names: list[str]) -> Optional[Identity]:
     """Identify one cache entry: an ``http-v2`` pair (``key`` and ``key.body``) or a legacy ``http`` file."""
     body = next((name for name in names if name.endswith(".body")), None)
     try:
         if body is not None:
-            with open(os.path.join(directory, body), "rb", buffering=0) as handle:
+            with _open_regular(os.path.join(directory, body)) as handle:
                 size = os.fstat(handle.fileno()).st_size
                 return identify_body(handle, 0, size)
         if len(names) != 1:
             return None
-        with open(os.path.join(directory, names[0]), "rb", buffering=0) as handle:
+        with _open_regular(os.path.join(directory, names[0])) as handle:
             if handle.read(5) != b"cc=4,":
                 return None
             document = _read_msgpack(handle)

@@ -232,6 +232,8 @@ class _Remover:
     # Buckets ----------------------------------------------------------------------------------
     def visit_http(self, listing: Listing, children: list[tuple[str, object]]) -> object:
         request = self.request
+        # A folder pip made just now is about to get an entry: read its age before anything in it goes.
+        folder_young = request.min_age > 0 and not self.counting and _dir_is_young(listing, request)
         groups: dict[str, list[FileItem]] = {}
         others: list[FileItem] = []
         for item in listing.files:
@@ -266,6 +268,8 @@ class _Remover:
         children_left = any(result is not True for _name, result in children)
         if files_left or children_left:
             self._rmdir_children(listing, children)
+            return False
+        if folder_young:
             return False
         return self._mark_gone(listing, children, others)
 
@@ -390,7 +394,8 @@ class _Remover:
 
 def _dir_is_young(listing: Listing, request: Request) -> bool:
     try:
-        mtime = os.stat(listing.path, follow_symlinks=False).st_mtime
+        # By the open folder when there is one: its path may be longer than PATH_MAX, or swapped since.
+        mtime = (os.fstat(listing.fd) if listing.fd is not None else os.stat(listing.path, follow_symlinks=False)).st_mtime
     except OSError:
         return False
     return request.now - mtime < request.min_age

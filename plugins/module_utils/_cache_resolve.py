@@ -399,6 +399,11 @@ def resolve(
             disabled_by = setting  # any valid boolean disables the cache: pip keeps that on purpose
     source = "default"
     raw: Optional[str]
+    if cache_dir == "":
+        # pip keeps an empty --cache-dir as it is and takes it for no cache ("if options.cache_dir:"); it is
+        # never the working directory.
+        reason = "cache_dir is empty: pip takes an empty --cache-dir for no cache"
+        return Resolution(command, None, None, "disabled", Setting("cache-dir", "", "option", "cache_dir"), True, reason, None, None, config.files)
     if cache_dir is not None:
         raw, source, chosen, disabled_by = cache_dir, "option", Setting("cache-dir", cache_dir, "option", "cache_dir"), None
     elif no_cache_dir:
