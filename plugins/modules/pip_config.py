@@ -250,6 +250,21 @@ def _planned_reader(planned: dict[str, str]) -> Callable[[str], Optional[str]]:
     return reader
 
 
+def _make_folders(directory: str, owner: Optional[tuple[Any, Any]]) -> None:
+    """Create ``directory`` and its missing parents; each folder created for a user's file is that user's."""
+    missing: list[str] = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for folder in reversed(missing):
+        os.mkdir(folder, 0o755)
+        if owner is not None:
+            os.chown(folder, owner[0], owner[1])
+
+
 def _variable(context: HostContext, key: str) -> Optional[str]:
     """The PIP_* variable that sets this key for every command, when there is one with a value."""
     name = "PIP_" + key.upper().replace("-", "_")
@@ -304,11 +319,8 @@ def manage(module: AnsibleModule) -> dict[str, Any]:
                 continue
             owner = None
             if texts.get(path) is None:
-                directory = os.path.dirname(path)
-                if not os.path.isdir(directory):
-                    os.makedirs(directory, mode=0o755)
-                    if scope == "user" and account.uid is not None and not params["path"] and hasattr(os, "chown"):
-                        os.chown(directory, account.uid, account.gid if account.gid is not None else -1)
+                give = scope == "user" and account.uid is not None and not params["path"] and hasattr(os, "chown")
+                _make_folders(os.path.dirname(path), (account.uid, account.gid if account.gid is not None else -1) if give else None)
                 if scope == "user" and account.uid is not None and account.gid is not None:
                     owner = (account.uid, account.gid)
             elif params["backup"]:

@@ -132,7 +132,8 @@ def test_user_scope_for_another_user_is_theirs_and_pip_run_as_them_reads_it(two_
     result = run_module("fleet.cache.pip_config", f"name=global.no-cache-dir value=on user={name}", tmp_path)
     written = Path(entry.pw_dir) / ".config" / "pip" / "pip.conf"
     assert result["changed"] is True and result["files"] == [str(written)]
-    assert (written.stat().st_uid, written.parent.stat().st_uid) == (entry.pw_uid, entry.pw_uid), "a new user file belongs to the user"
+    owners = {path.stat().st_uid for path in (written, written.parent, written.parent.parent)}
+    assert owners == {entry.pw_uid}, "a new user file, and every folder made for it (~/.config too), belongs to the user"
     assert newest_pip.run("config", "get", "global.no-cache-dir", env=user_env, user=name).stdout.strip() == "true" == result["value"]
     proc = newest_pip.run("cache", "dir", env=user_env, user=name)
     assert proc.returncode == 1 and "cache is disabled" in proc.stderr and result["disabled"] is True
