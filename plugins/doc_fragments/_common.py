@@ -22,6 +22,9 @@ options:
         Another user's shell variables are not known to the module; pass those that matter in O(environment).
       - V(all) acts on root and every login user with a home folder (user IDs from C(UID_MIN) in C(/etc/login.defs)).
         Users that share one cache directory are reported together and the directory is scanned or cleaned once.
+      - On Windows, where C(become) is not available to these modules, the accounts come from the registry's profile list
+        (C(SYSTEM), local, domain and Microsoft Entra ID users whose profile folder exists), named by their profile folder's name.
+        Other accounts' folders need an administrator's connection.
     type: str
   python:
     description:
@@ -36,6 +39,15 @@ options:
       - "For example C({PIP_CACHE_DIR: /srv/pip-cache}) or C({XDG_CACHE_HOME: /scratch/cache})."
     type: dict
     default: {}
+  python_interpreter:
+    description:
+      - On Windows hosts, the Python that runs the engine there, as a path (spaces allowed) or the C(py) launcher with its
+        version flag (V(py -3.12)). It needs Python 3.9 or newer.
+      - Omitted, the host's C(ansible_python_interpreter) (unless it is a POSIX path or V(auto)), else V(py -3), else
+        V(python) from C(PATH).
+      - Ignored on POSIX hosts, where the module runs with C(ansible_python_interpreter) like any Python module.
+    type: str
+    version_added: 0.2.0
   command:
     description:
       - The pip command whose view of the configuration counts. pip reads the V(global) section and then the command's own
@@ -45,6 +57,8 @@ options:
     default: cache
     choices: [cache, install, download, wheel]
 notes:
+  - On Windows hosts (WinRM, PSRP, or SSH with PowerShell or cmd) the action plugin validates the options on the controller and
+    runs the same engine with the host's Python (see O(python_interpreter)); C(become) and C(async) are not available there.
   - Resolution follows the newest pip's rules on Linux, macOS and Windows, including the ownership check that makes pip
     disable a cache whose folder is not owned by (root) or not writable by (other users) the user.
 """

@@ -3,19 +3,21 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Private to the fleet.cache collection: not a public API, it may change at any time.
 
-What the pip cache modules share: one option builder, the users a run acts for, the host
-context each user's pip would see, and one way of turning engine errors into fail_json.
+What the pip cache modules share: one option builder, the users a run acts for, and the host
+context each user's pip would see.
 """
 
 from __future__ import annotations
 
 import json
+import ntpath
 import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ._cache_common import CacheError, InvalidValue
+from ._cache_common import InvalidValue
 from ._cache_resolve import HostContext, Resolution, resolve
 
 try:
@@ -34,6 +36,7 @@ def common_argument_spec() -> dict[str, Any]:
         "python": {"type": "path"},
         "environment": {"type": "dict", "default": {}},
         "command": {"type": "str", "default": "cache", "choices": COMMAND_CHOICES},
+        "python_interpreter": {"type": "str"},
     }
 
 
@@ -54,6 +57,7 @@ class Account:
     gid: Optional[int]
     home: str
     current: bool
+    folders: Optional[dict[str, str]] = field(default=None, compare=False)  # Windows: another account's known folders
 
     def as_dict(self) -> dict[str, Any]:
         return {"user": self.name, "uid": self.uid, "home": self.home}
@@ -78,11 +82,7 @@ def _account(entry: Any, current_uid: int) -> Account:
 def accounts(user: Optional[str]) -> list[Account]:
     """The accounts ``user`` names: the current user, one name, or ``all`` (root and every login user with a home)."""
     if pwd is None:
-        home = os.path.expanduser("~")
-        name = os.environ.get("USERNAME") or os.path.basename(home)
-        if user not in (None, name):
-            raise InvalidValue("other users are not available on this host from this module", option="user")
-        return [Account(name, None, None, home, True)]
+        return windows_accounts(user, environ=os.environ)
     current_uid = os.geteuid()
     if user is None:
         try:
@@ -107,6 +107,67 @@ def accounts(user: Optional[str]) -> list[Account]:
     return [_account(entry, current_uid)]
 
 
+def windows_accounts(
+    user: Optional[str],
+    *,
+    environ: Mapping[str, str],
+    registry: Any = None,
+    isdir: Callable[[str], bool] = os.path.isdir,
+    common_appdata: Optional[str] = None,
+) -> list[Account]:
+    """The accounts ``user`` names on Windows: the current user, or others from the registry's profile list.
+
+    ``all`` is every profile whose folder exists (SYSTEM, local, domain and Entra ID users); another account's
+    folders come from its registry hive when it is loaded, else from its profile's default layout.
+    """
+    from ._cache_windows import find_profile, known_folder, profile_folders, profiles
+
+    home = environ.get("USERPROFILE") or os.path.expanduser("~")
+    name = environ.get("USERNAME") or ntpath.basename(home)
+    current = Account(name, None, None, home, True)
+    if user is None or user.casefold() == name.casefold():
+        return [current]
+    try:
+        listed = profiles(registry=registry)
+    except OSError as error:
+        raise InvalidValue(f"cannot read the profile list from the registry: {error}", option="user") from None
+    shared = common_appdata if common_appdata is not None else known_folder("COMMON_APPDATA")
+
+    def other(profile: Any) -> Account:
+        return Account(profile.name, None, None, profile.path, False, profile_folders(profile, common_appdata=shared, registry=registry))
+
+    if user != "all":
+        found = find_profile(user, listed)
+        if found is None or not isdir(found.path):
+            raise InvalidValue(f"no user profile named {user!r} on this host (names are profile folder names)", option="user")
+        return [other(found)]
+    result: list[Account] = []
+    for profile in listed:
+        if ntpath.normcase(profile.path) == ntpath.normcase(home):
+            result.append(current)
+        elif isdir(profile.path):
+            result.append(other(profile))
+    if current not in result:
+        result.insert(0, current)
+    return result
+
+
+def homes() -> list[str]:
+    """Home folders a removal refuses to treat as a cache: every account's, and this process's."""
+    found: list[str] = []
+    if pwd is not None:
+        found.extend(entry.pw_dir for entry in pwd.getpwall() if entry.pw_dir not in ("/", ""))
+    elif sys.platform.startswith("win"):
+        from ._cache_windows import profiles
+
+        try:
+            found.extend(profile.path for profile in profiles())
+        except OSError:
+            pass
+    found.extend(os.environ.get(name, "") for name in ("HOME", "USERPROFILE"))
+    return [path for path in found if path]
+
+
 def interpreter_prefixes(module: Any, python: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     """(sys.prefix, sys.base_prefix) of the interpreter whose pip is asked about."""
     if not python:
@@ -129,6 +190,11 @@ def context_for(account: Account, *, environment: dict[str, str], prefixes: tupl
         environ = dict(os.environ)
         environ.update(environment)
         cwd = os.getcwd() if os.path.isdir(os.getcwd()) else account.home
+    elif platform == "win32":
+        environ = {"USERPROFILE": account.home, "USERNAME": account.name}
+        environ.update({name: value for name, value in os.environ.items() if name.upper() in ("SYSTEMDRIVE", "SYSTEMROOT", "PATH", "PATHEXT")})
+        environ.update(environment)
+        cwd = account.home
     else:
         environ = {"HOME": account.home, "USER": account.name, "LOGNAME": account.name, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         environ.update(environment)
@@ -143,7 +209,7 @@ def context_for(account: Account, *, environment: dict[str, str], prefixes: tupl
     if platform == "win32":
         from ._cache_windows import known_folders
 
-        folders = known_folders()
+        folders = dict(account.folders) if account.folders is not None else known_folders()
     return HostContext(
         platform=platform,
         environ=environ,
@@ -185,18 +251,3 @@ def targets(module: Any, *, resolve_commands: bool = True) -> list[Target]:
                     others[other] = resolve(context, command=other)
         result.append(Target(account, context, resolution, others))
     return result
-
-
-def run_guarded(module: Any, body: Callable[[], dict[str, Any]]) -> None:
-    """Run the module body; engine errors become one fail_json naming option, path and cause."""
-    try:
-        result = body()
-    except CacheError as error:
-        extra: dict[str, Any] = {}
-        if error.option:
-            extra["option"] = error.option
-        if error.path:
-            extra["failed_path"] = error.path  # not "path": AnsibleModule would add that file's attributes
-        module.fail_json(msg=str(error), **extra)
-        return
-    module.exit_json(**result)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ._cache_common import UnsafeCacheDir, human_size
-from ._cache_scan import CappedList, NameMatcher, scan
+from ._cache_scan import CappedList, NameMatcher, is_wheel_file, scan
 from ._cache_walk import FileItem, Listing, WalkErrors, remove_dir, remove_root, walk
 
 PURGE_EXTRAS = ("selfcheck", "build_dirs", "stray_wheels")
@@ -44,6 +44,7 @@ class Request:
     now: float = field(default_factory=time.time)
     cleanup: bool = True  # pip >= 26.0: emptied folders go too
     identify: Optional[Callable[[str, list[str]], Optional[tuple[str, str, Optional[str]]]]] = None
+    case_insensitive: bool = False  # Windows: pip's fnmatch takes X-1.0-py3-none-any.WHL for a wheel too
 
 
 @dataclass
@@ -199,12 +200,17 @@ class _Remover:
         return False
 
     # Doing ------------------------------------------------------------------------------------
-    def _unlink(self, listing: Listing, item: FileItem) -> None:
+    def _unlink(self, listing: Listing, item: FileItem) -> bool:
+        """Unlink one file; False when it is still there. The walker reports why, path by path: on Windows
+        most often a file another process holds open (PermissionError, ERROR_SHARING_VIOLATION)."""
+        errors_before = listing.errors.count
         if listing.unlink(item):
             # A link to a folder is not a file to pip's walk (nor to the scan): removed, not counted.
             self.outcome.files += 1 if item.counts_as_file else 0
             self.outcome.bytes += item.size
             self.outcome.removed.add(listing.file_path(item.name), listing.file_path(item.name))
+            return True
+        return listing.errors.count == errors_before  # it vanished: gone all the same
 
     def _rmdir_children(self, listing: Listing, children: list[tuple[str, object]]) -> bool:
         """rmdir every child that reported itself removable; True when all children are gone."""
@@ -225,9 +231,9 @@ class _Remover:
             return False
         if not self._rmdir_children(listing, children):
             return False
-        for item in remaining:
-            self._unlink(listing, item)
-        return True
+        # Every file is tried; a folder that keeps one is not removable (no rmdir to fail on it).
+        unlinked = [self._unlink(listing, item) for item in remaining]
+        return all(unlinked)
 
     # Buckets ----------------------------------------------------------------------------------
     def visit_http(self, listing: Listing, children: list[tuple[str, object]]) -> object:
@@ -257,9 +263,11 @@ class _Remover:
             elif request.mode == "pruned":
                 take = self._prune_take(mtime, size, is_http=True)
             if take and not self.counting:
-                self.outcome.entries += 1
-                for item in items:
-                    self._unlink(listing, item)
+                unlinked = [self._unlink(listing, item) for item in items]
+                if all(unlinked):
+                    self.outcome.entries += 1
+                else:  # a file held open stays, and with it its entry and folder
+                    kept.extend(item for item, gone in zip(items, unlinked) if not gone)
             else:
                 kept.extend(items)
         if self.counting:
@@ -277,8 +285,9 @@ class _Remover:
         request = self.request
         # The folder's age is read before anything in it is unlinked (an unlink makes it young).
         folder_young = request.min_age > 0 and _dir_is_young(listing, request)
-        wheels = [item for item in listing.files if item.counts_as_file and item.name.endswith(".whl")]
-        rest = [item for item in listing.files if not (item.counts_as_file and item.name.endswith(".whl"))]
+        is_wheel = [item.counts_as_file and is_wheel_file(item.name, case_insensitive=request.case_insensitive) for item in listing.files]
+        wheels = [item for item, wheel in zip(listing.files, is_wheel) if wheel]
+        rest = [item for item, wheel in zip(listing.files, is_wheel) if not wheel]
         in_build_dir = os.path.basename(listing.path).startswith("tmp") and listing.depth >= 4
         take_names: set[str] = set()
         if request.mode == "pruned" and wheels:
@@ -298,12 +307,9 @@ class _Remover:
                     take_names.add(item.name)
         if self.counting:
             return False
-        if take_names:
-            self.outcome.entries += len(take_names)
-        for item in wheels:
-            if item.name in take_names:
-                self._unlink(listing, item)
-        wheels_left = [item for item in wheels if item.name not in take_names]
+        failed = {item.name for item in wheels if item.name in take_names and not self._unlink(listing, item)}
+        self.outcome.entries += len(take_names - failed)
+        wheels_left = [item for item in wheels if item.name not in take_names or item.name in failed]
         children_left = any(result is not True for _name, result in children)
         if wheels_left or children_left:
             self._rmdir_children(listing, children)
@@ -317,11 +323,10 @@ class _Remover:
     def visit_selfcheck(self, listing: Listing, children: list[tuple[str, object]]) -> object:
         kept = False
         for item in listing.files:
-            if self._young(item.mtime):
+            if self._young(item.mtime) or not self._unlink(listing, item):
                 kept = True
                 continue
             self.outcome.entries += 1
-            self._unlink(listing, item)
         return not kept and self._rmdir_children(listing, children)
 
     # Driving ----------------------------------------------------------------------------------

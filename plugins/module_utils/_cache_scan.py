@@ -75,6 +75,11 @@ def check_glob_pattern(pattern: str, *, option: str = "pattern") -> str:
     return pattern
 
 
+def is_wheel_file(filename: str, *, case_insensitive: bool = False) -> bool:
+    """A ``.whl`` file name; on Windows pip's fnmatch lowercases both sides, so ``.WHL`` counts too."""
+    return (filename.lower() if case_insensitive else filename).endswith(".whl")
+
+
 class NameMatcher:
     """Which wheel file names a request selects: pip's glob, or PEP 503 names with specifiers."""
 
@@ -269,7 +274,7 @@ def scan(
                     if on_http_file is not None:
                         on_http_file(listing, item)
                 elif bucket == "wheels":
-                    if item.name.endswith(".whl"):
+                    if is_wheel_file(item.name, case_insensitive=case_insensitive):
                         stats.entries += 1  # every wheel file is an entry; pip's own count is narrower
                     if all_wheels.matches_filename(item.name):
                         pip_count[0] += 1

@@ -5,13 +5,19 @@
 
 Windows known folders, read the way platformdirs reads them for pip: the shell's known-folder
 API (not the LOCALAPPDATA variable), so a redirected folder is found where it really is.
-Standard library only; imported on Windows hosts.
+The accounts of a host come from the registry's profile list, each with its own folders.
+Standard library only; imported on Windows hosts. The registry is a parameter (winreg's API),
+so the profile rules run anywhere against a stand-in.
 """
 
 from __future__ import annotations
 
+import ntpath
 import os
+import re
 import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
 
 # FOLDERID values from KnownFolders.h, keyed by the names the resolver uses.
 KNOWN_FOLDER_IDS = {
@@ -51,3 +57,101 @@ def known_folder(name: str) -> str:
 
 def known_folders() -> dict[str, str]:
     return {name: known_folder(name) for name in KNOWN_FOLDER_IDS}
+
+
+PROFILE_LIST_KEY = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
+USER_SHELL_FOLDERS_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\User Shell Folders"
+
+# Accounts that own a profile and may run pip: SYSTEM (the analogue of root), local and domain
+# users (S-1-5-21-...), Microsoft Entra ID users (S-1-12-1-...). Service accounts (S-1-5-19, -20)
+# and the ".bak" keys Windows leaves beside a damaged profile are not accounts.
+_ACCOUNT_SID = re.compile(r"^(S-1-5-18|S-1-5-21(-\d+)+|S-1-12-1(-\d+)+)$", re.IGNORECASE)
+_SYSTEM_SID = "S-1-5-18"
+
+# Shell-folder value names in a user's registry hive, keyed by the names the resolver uses.
+_SHELL_FOLDER_VALUES = {"LOCAL_APPDATA": "Local AppData", "APPDATA": "AppData"}
+_ACCOUNT_VARIABLES = re.compile("%(USERPROFILE|USERNAME)%", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One account's profile, as the registry's profile list records it."""
+
+    sid: str
+    path: str  # ProfileImagePath, environment variables expanded
+    name: str  # SYSTEM, else the profile folder's name (the account name when the profile was made)
+
+
+def _winreg() -> Any:
+    import winreg  # Windows only
+
+    return winreg
+
+
+def _expand(registry: Any, value: str, kind: int) -> str:
+    if kind == getattr(registry, "REG_EXPAND_SZ", 2):
+        return str(registry.ExpandEnvironmentStrings(value))
+    return value
+
+
+def profiles(*, registry: Any = None, key_path: str = PROFILE_LIST_KEY) -> list[Profile]:
+    """Every account profile under HKLM ``key_path``, in the registry's order; ``registry`` has winreg's API."""
+    reg = registry if registry is not None else _winreg()
+    found: list[Profile] = []
+    with reg.OpenKey(reg.HKEY_LOCAL_MACHINE, key_path) as root:
+        index = 0
+        while True:
+            try:
+                sid = reg.EnumKey(root, index)
+            except OSError:  # ERROR_NO_MORE_ITEMS
+                break
+            index += 1
+            if not _ACCOUNT_SID.match(sid):
+                continue
+            try:
+                with reg.OpenKey(root, sid) as key:
+                    value, kind = reg.QueryValueEx(key, "ProfileImagePath")
+            except OSError:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                continue
+            path = ntpath.normpath(_expand(reg, value.strip(), kind))
+            name = "SYSTEM" if sid.upper() == _SYSTEM_SID else ntpath.basename(path)
+            found.append(Profile(sid=sid, path=path, name=name))
+    return found
+
+
+def profile_folders(profile: Profile, *, common_appdata: str, registry: Any = None) -> dict[str, str]:
+    """Another account's known folders, without its logon: the folders its loaded registry hive names
+    (it is logged on, perhaps with a folder redirected), else the profile's default layout."""
+    folders = {
+        "LOCAL_APPDATA": ntpath.join(profile.path, "AppData", "Local"),
+        "APPDATA": ntpath.join(profile.path, "AppData", "Roaming"),
+        "COMMON_APPDATA": common_appdata,
+    }
+    reg = registry if registry is not None else _winreg()
+    try:
+        key = reg.OpenKey(reg.HKEY_USERS, profile.sid + "\\" + USER_SHELL_FOLDERS_KEY)
+    except OSError:  # the hive is not loaded: the account is not logged on
+        return folders
+    with key:
+        for name, value_name in _SHELL_FOLDER_VALUES.items():
+            try:
+                value, kind = reg.QueryValueEx(key, value_name)
+            except OSError:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                continue
+            # %USERPROFILE% and %USERNAME% are that account's, not this process's: put them in before the rest is expanded.
+            text = _ACCOUNT_VARIABLES.sub(lambda match: profile.path if match.group(1).upper() == "USERPROFILE" else profile.name, value.strip())
+            folders[name] = ntpath.normpath(_expand(reg, text, kind))
+    return folders
+
+
+def find_profile(name: str, listed: list[Profile]) -> Optional[Profile]:
+    """The profile of the account called ``name`` (Windows account names ignore case)."""
+    wanted = name.casefold()
+    for profile in listed:
+        if profile.name.casefold() == wanted:
+            return profile
+    return None

@@ -13,8 +13,11 @@ from engine import REPO_ROOT
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 
 
-def run_module(module: str, args: str, tmp: Path, *, check: bool = False, diff: bool = False, **extra_env: str) -> dict[str, object]:
-    """The module's result; ``extra_env`` is the environment of ansible and so of the module ({collections} is replaced)."""
+def run_module(
+    module: str, args: str, tmp: Path, *, check: bool = False, diff: bool = False, extra_vars: dict[str, str] | None = None, **extra_env: str
+) -> dict[str, object]:
+    """The module's result; ``extra_env`` is the environment of ansible and so of the module ({collections} is replaced);
+    ``extra_vars`` are given with -e."""
     if not (VENV_BIN / "ansible").exists():
         pytest.skip("the controller venv (.venv) is not set up; run hack/setup.sh")
     collections = tmp / "collections"
@@ -41,6 +44,7 @@ def run_module(module: str, args: str, tmp: Path, *, check: bool = False, diff: 
             "local",
             "-e",
             f"ansible_python_interpreter={VENV_BIN / 'python'}",
+            *[part for name, value in (extra_vars or {}).items() for part in ("-e", f"{name}={value}")],
             "-m",
             module,
             "-a",

@@ -224,3 +224,75 @@ def test_windows_reference_really_is_forced_to_windows(windows_dirs):
     assert pd_windows.Windows(appname="pip", appauthor=False).user_cache_dir == r"C:\Users\Alice\AppData\Local\pip\Cache"
     assert pd_windows.Windows(appname="pip", appauthor=False, roaming=True).user_config_dir == r"C:\Users\Alice\AppData\Roaming\pip"
     assert pd_windows.Windows(appname="pip", appauthor=False, multipath=True).site_config_dir == r"C:\ProgramData\pip"
+
+
+# --- Windows: pip's own use of those folders -----------------------------------------------------------
+# pip/_internal/utils/appdirs.py and configuration.py (26.3), written out with ntpath and the forced
+# platformdirs above: the configuration files pip considers, in its order, and the cache directory pip
+# uses (normalize_path: expanduser, realpath, normcase). realpath's link resolution needs the real disk,
+# so it stands here as normpath; the engine calls os.path.realpath on the host, as pip does.
+
+
+def pip_windows_config_files(sys_prefix):
+    """get_configuration_files() on Windows: global, then user (legacy, new), then site."""
+    global_files = [ntpath.join(path, "pip.ini") for path in [pd_windows.Windows(appname="pip", appauthor=False, multipath=True).site_config_dir]]
+    legacy = ntpath.join(ntpath.expanduser("~"), "pip", "pip.ini")
+    new = ntpath.join(pd_windows.Windows(appname="pip", appauthor=False, roaming=True).user_config_dir, "pip.ini")
+    return [*global_files, legacy, new, ntpath.join(sys_prefix, "pip.ini")]
+
+
+def pip_windows_cache_dir():
+    return ntpath.normcase(ntpath.normpath(ntpath.expanduser(pd_windows.Windows(appname="pip", appauthor=False).user_cache_dir)))
+
+
+WINDOWS_PROFILE_CASES = [
+    ({"USERPROFILE": r"C:\Users\Alice"}, None),
+    ({"USERPROFILE": r"C:\Users\O'Brien Smith"}, dict(WIN_FOLDERS, LOCAL_APPDATA=r"C:\Users\O'Brien Smith\AppData\Local")),
+    ({"USERPROFILE": r"C:\Users\Jos\u00e9"}, dict(WIN_FOLDERS, LOCAL_APPDATA=r"E:\Redirected\Jos\u00c9\LOCAL", APPDATA=r"\\fs\Profiles\Jos\u00e9\Roaming")),
+    ({"USERPROFILE": r"C:\Users\Alice", "WIN_PD_OVERRIDE_LOCAL_APPDATA": r"D:\Cache Root\\"}, None),
+    ({"USERPROFILE": r"C:\Windows\system32\config\systemprofile"}, dict(WIN_FOLDERS, LOCAL_APPDATA=r"C:\Windows\system32\config\systemprofile\AppData\Local")),
+]
+
+
+def test_windows_config_files_are_pips(windows_dirs, monkeypatch):
+    from ansible_collections.fleet.cache.plugins.module_utils._cache_resolve import config_files
+
+    for environ, folders in WINDOWS_PROFILE_CASES:
+        monkeypatch.delenv("HOME", raising=False)
+        ctx = windows_dirs(environ, folders)
+        ctx = type(ctx)(**dict(vars(ctx), environ=dict(environ), sys_prefix=r"C:\Program Files\Python312"))
+        ours = [(item.variant, item.path) for item in config_files(ctx)]
+        reference = pip_windows_config_files(r"C:\Program Files\Python312")
+        assert [path for _variant, path in ours] == reference, environ
+        assert [variant for variant, _path in ours] == ["global", "user", "user", "site"]
+
+
+def test_windows_cache_dir_is_pips_lowercased_path(windows_dirs, monkeypatch):
+    from ansible_collections.fleet.cache.plugins.module_utils._cache_resolve import resolve
+
+    for environ, folders in WINDOWS_PROFILE_CASES:
+        monkeypatch.delenv("HOME", raising=False)
+        ctx = windows_dirs(environ, folders)
+        ctx = type(ctx)(**dict(vars(ctx), environ=dict(environ)))
+        resolution = resolve(ctx)
+        assert resolution.cache_dir == pip_windows_cache_dir(), environ
+        assert resolution.cache_dir == resolution.cache_dir.lower()
+        assert resolution.source == "default"
+
+
+def test_windows_other_accounts_defaults_are_platformdirs_with_their_folders(windows_dirs):
+    """An account not logged on: its profile's layout stands for the known folders, and platformdirs agrees on the rest."""
+    from ansible_collections.fleet.cache.plugins.module_utils._cache_windows import Profile, profile_folders
+
+    class NoHive:
+        HKEY_USERS = "HKU"
+
+        def OpenKey(self, parent, sub):
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+
+    for path in (r"C:\Users\bob.CORP", r"D:\Profiles\Carol Smith", r"C:\Windows\system32\config\systemprofile"):
+        folders = profile_folders(Profile("S-1-5-21-1-2-3-1001", path, ntpath.basename(path)), common_appdata=r"C:\ProgramData", registry=NoHive())
+        ctx = windows_dirs({"USERPROFILE": path}, folders)
+        ours, reference = windows_pair(ctx)
+        assert ours == reference, path
+        assert ours[0] == ntpath.join(path, "AppData", "Local", "pip", "Cache")

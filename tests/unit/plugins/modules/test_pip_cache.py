@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_task_cache
 from ansible_collections.fleet.cache.plugins.module_utils._cache_scan import scan
 from ansible_collections.fleet.cache.plugins.modules import pip_cache
 
@@ -182,8 +183,9 @@ def no_walk(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the module scanned or removed before refusing")
 
-    monkeypatch.setattr(pip_cache, "scan", refuse)
-    monkeypatch.setattr(pip_cache, "remove", refuse)
+    # The module's task (shared with the Windows entry point) is where it scans and removes.
+    monkeypatch.setattr(_cache_task_cache, "scan", refuse)
+    monkeypatch.setattr(_cache_task_cache, "remove", refuse)
 
 
 BAD_INPUT = [

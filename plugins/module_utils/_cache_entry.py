@@ -1,0 +1,198 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+The one entry point of the engine, for every host. ``run(module_name, params, check_mode, diff)``
+runs a module's task and returns the module's result as a dict:
+
+- the Python modules (POSIX hosts) call it with their AnsibleModule, which validated ``params``;
+- on Windows hosts the action plugins validate ``params`` on the controller with the same
+  argument specs (``module_spec``), send these files with a small launcher, and the host's Python
+  calls ``main`` with a JSON file; ``run`` then uses ``EngineModule``, a stand-in for the few
+  AnsibleModule members the tasks use.
+
+Standard library only, relative imports only: the same files run inside the collection and as a
+package of their own beside the launcher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from typing import Any, Callable, Optional
+
+from ._cache_common import CacheError
+from ._cache_module import common_argument_spec
+from ._cache_task_cache import run as cache_task
+from ._cache_task_config import manage as config_task
+from ._cache_task_info import report as info_task
+
+MODULES = ("pip_cache_info", "pip_cache", "pip_config")
+
+_TASKS: dict[str, Callable[[Any], dict[str, Any]]] = {"pip_cache_info": info_task, "pip_cache": cache_task, "pip_config": config_task}
+
+
+def module_spec(module_name: str) -> dict[str, Any]:
+    """AnsibleModule's keyword arguments for a module: argument_spec and the constraints between options."""
+    argument_spec = common_argument_spec()
+    constraints: dict[str, Any] = {}
+    if module_name == "pip_cache_info":
+        argument_spec.update(
+            pattern={"type": "str"},
+            name={"type": "list", "elements": "str"},
+            wheels={"type": "bool", "default": True},
+            downloads={"type": "bool", "default": False},
+            limit={"type": "int", "default": 1000},
+        )
+        constraints["mutually_exclusive"] = [("pattern", "name")]
+    elif module_name == "pip_cache":
+        argument_spec.update(
+            state={"type": "str", "required": True, "choices": ["absent", "purged", "pruned"]},
+            name={"type": "list", "elements": "str"},
+            match={"type": "str", "default": "name", "choices": ["name", "glob"]},
+            downloads={"type": "bool"},
+            purge_extras={"type": "list", "elements": "str", "default": [], "choices": ["selfcheck", "build_dirs", "stray_wheels"]},
+            max_age={"type": "str"},
+            max_size={"type": "str"},
+            ci={"type": "bool", "default": False},
+            min_age={"type": "str", "default": "0"},
+            allow_unsafe_cache_dir={"type": "bool", "default": False},
+            limit={"type": "int", "default": 100},
+        )
+        constraints["required_if"] = [("state", "absent", ("name",))]
+    elif module_name == "pip_config":
+        argument_spec.update(
+            name={"type": "str", "required": True},
+            value={"type": "str"},
+            state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+            scope={"type": "str", "default": "user", "choices": ["global", "user", "site"]},
+            prefer={"type": "str", "default": "weight", "choices": ["weight", "existing"]},
+            path={"type": "path"},
+            venv={"type": "path"},
+            backup={"type": "bool", "default": False},
+        )
+        constraints["required_if"] = [("state", "present", ("value",))]
+    else:
+        raise ValueError(f"unknown module {module_name!r}; one of {', '.join(MODULES)}")
+    return dict(argument_spec=argument_spec, **constraints)
+
+
+class ModuleFailed(Exception):
+    """EngineModule.fail_json: the task stops here, its result is this failure."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(result.get("msg"))
+        self.result = result
+
+
+class EngineModule:
+    """The members of AnsibleModule that the tasks use, for hosts where no Ansible module runs (Windows)."""
+
+    def __init__(self, params: dict[str, Any], *, check_mode: bool = False, diff: bool = False) -> None:
+        self.params = params
+        self.check_mode = check_mode
+        self._diff = diff
+        self.warnings: list[str] = []
+
+    def warn(self, warning: str) -> None:
+        self.warnings.append(str(warning))
+
+    def fail_json(self, **result: Any) -> None:
+        raise ModuleFailed(dict(result, failed=True))
+
+    def run_command(self, args: list[str]) -> tuple[int, str, str]:
+        try:
+            # There is no AnsibleModule on a Windows host: this stands in for its run_command.
+            proc = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)  # pylint: disable=ansible-bad-function
+        except OSError as error:
+            return 127, "", str(error)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def backup_local(self, path: str) -> str:
+        """AnsibleModule.backup_local: a dated copy beside ``path`` (none in check mode or for a missing file)."""
+        if self.check_mode or not os.path.exists(path):
+            return ""
+        destination = backup_name(path, pid=os.getpid(), now=time.time(), windows=os.name == "nt")
+        shutil.copy2(path, destination)
+        return destination
+
+
+def backup_name(path: str, *, pid: int, now: float, windows: bool) -> str:
+    """Where AnsibleModule.backup_local copies ``path``; on Windows without ':', which would name an alternate data stream."""
+    stamp = time.strftime("%Y-%m-%d@%H-%M-%S~" if windows else "%Y-%m-%d@%H:%M:%S~", time.localtime(now))
+    return f"{path}.{pid}.{stamp}"
+
+
+def failure(error: CacheError) -> dict[str, Any]:
+    """An engine error as the module's failure: one message naming the option, the path and the cause."""
+    result: dict[str, Any] = {"failed": True, "msg": str(error)}
+    if error.option:
+        result["option"] = error.option
+    if error.path:
+        result["failed_path"] = error.path  # not "path": AnsibleModule would add that file's attributes
+    return result
+
+
+def run(module_name: str, params: dict[str, Any], check_mode: bool = False, diff: bool = False, *, module: Optional[Any] = None) -> dict[str, Any]:
+    """Run one module's task and return its result (``failed`` and ``msg`` on failure, ``warnings`` when any).
+
+    ``module`` is the caller's AnsibleModule, whose own warn and fail_json then act directly; without it
+    an EngineModule over ``params`` stands in.
+    """
+    task = _TASKS[module_name]
+    engine = module if module is not None else EngineModule(params, check_mode=check_mode, diff=diff)
+    try:
+        result = task(engine)
+    except ModuleFailed as failed:
+        result = failed.result
+    except CacheError as error:
+        result = failure(error)
+    if isinstance(engine, EngineModule) and engine.warnings:
+        result["warnings"] = list(engine.warnings)
+    return result
+
+
+def finish(module: Any, result: dict[str, Any]) -> None:
+    """End a Python module with ``run``'s result: exit_json, or fail_json for a failure."""
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+def _expand_paths(params: dict[str, Any], module_name: str) -> dict[str, Any]:
+    """What AnsibleModule does to type=path options on the host: ~ and variables expanded there, not on the controller."""
+    spec = module_spec(module_name)["argument_spec"]
+    expanded = dict(params)
+    for name, option in spec.items():
+        if option.get("type") == "path" and isinstance(expanded.get(name), str):
+            expanded[name] = os.path.expanduser(os.path.expandvars(expanded[name]))
+    return expanded
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """The launcher's entry: ``ARGS_JSON`` names a file holding module, params, check_mode and diff; prints the result as JSON."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        if len(args) != 1:
+            raise ValueError("usage: launcher ARGS_JSON")
+        with open(args[0], encoding="utf-8") as handle:
+            request = json.load(handle)
+        module_name = request["module"]
+        if module_name not in _TASKS:
+            raise ValueError(f"unknown module {module_name!r}")
+        params = _expand_paths(request["params"], module_name)
+        result = run(module_name, params, bool(request.get("check_mode")), bool(request.get("diff")))
+    except Exception as error:  # the controller gets a result, never a bare traceback
+        result = {"failed": True, "msg": f"the engine failed on this host: {type(error).__name__}: {error}", "exception": traceback.format_exc()}
+    # ASCII JSON on one line: whatever the console's code page, the controller reads it back.
+    sys.stdout.write(json.dumps(result, default=str) + "\n")
+    sys.stdout.flush()
+    return 1 if result.get("failed") else 0

@@ -1,0 +1,150 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+The pip_cache task: remove, purge or prune each user's cache, the same in check mode and for real.
+
+``module`` is the module's AnsibleModule on POSIX hosts, or the engine entry point's stand-in
+(_cache_entry.EngineModule) on Windows hosts: params, check_mode, _diff, warn, fail_json,
+run_command, backup_local. Standard library only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._cache_common import human_size, parse_duration, parse_size
+from ._cache_http import identify_for_removal
+from ._cache_module import homes, host_platform, targets
+from ._cache_remove import Request, check_cache_dir, remove
+from ._cache_scan import NameMatcher, check_glob_pattern, scan
+from ._cache_version import parse_requirement
+
+
+def build_request(module: Any) -> Request:
+    params = module.params
+    state = params["state"]
+    case_insensitive = host_platform() == "win32"
+    min_age = parse_duration(params["min_age"], option="min_age")
+    if state == "absent":
+        names = params["name"] or []
+        if not names:
+            module.fail_json(msg="name: state=absent needs at least one project name or pattern", option="name")
+        if params["match"] == "glob":
+            if params["downloads"]:
+                module.fail_json(msg="downloads: not available with match=glob, whose result is pip's own; use match=name", option="downloads")
+            patterns = [check_glob_pattern(pattern, option="name") for pattern in names]
+            matchers = [NameMatcher(glob=pattern, case_insensitive=case_insensitive) for pattern in patterns]
+            return Request(mode="absent", matcher=_AnyOf(matchers), http_all="*" in patterns, min_age=min_age, case_insensitive=case_insensitive)
+        requirements = [parse_requirement(text, option="name") for text in names]
+        downloads = True if params["downloads"] is None else params["downloads"]
+        return Request(
+            mode="absent",
+            matcher=NameMatcher(requirements=requirements),
+            http_projects=downloads,
+            identify=identify_for_removal,
+            min_age=min_age,
+            case_insensitive=case_insensitive,
+        )
+    if state == "purged":
+        return Request(
+            mode="purged",
+            purge_extras=frozenset(params["purge_extras"]),
+            min_age=min_age,
+            matcher=NameMatcher(glob="*", case_insensitive=case_insensitive),
+            case_insensitive=case_insensitive,
+        )
+    if params["max_age"] is None and params["max_size"] is None and not params["ci"]:
+        module.fail_json(msg="state=pruned needs max_age, max_size or ci=true", option="state")
+    max_age = parse_duration(params["max_age"], option="max_age") if params["max_age"] is not None else None
+    max_size = parse_size(params["max_size"], option="max_size") if params["max_size"] is not None else None
+    return Request(mode="pruned", max_age=max_age, max_size=max_size, ci=params["ci"], min_age=min_age, case_insensitive=case_insensitive)
+
+
+class _AnyOf(NameMatcher):
+    """Several of pip's patterns at once: a wheel goes when any of them matches."""
+
+    def __init__(self, matchers: list[NameMatcher]) -> None:
+        super().__init__()
+        self.matchers = matchers
+
+    def matches_filename(self, filename: str) -> bool:
+        return any(matcher.matches_filename(filename) for matcher in self.matchers)
+
+
+def run(module: Any) -> dict[str, Any]:
+    params = module.params
+    if params["limit"] < 0:
+        module.fail_json(msg="limit: must be 0 or more", option="limit")
+    request = build_request(module)
+    refused = homes()
+    caches: list[dict[str, Any]] = []
+    by_dir: dict[str, dict[str, Any]] = {}
+    totals = {"files": 0, "dirs": 0, "entries": 0, "bytes": 0}
+    paths: list[str] = []
+    truncated = False
+    before_all = {"entries": 0, "files": 0, "bytes": 0}
+    after_all = {"entries": 0, "files": 0, "bytes": 0}
+    for target in targets(module, resolve_commands=False):
+        resolution = target.resolution
+        for warning in resolution.warnings:
+            module.warn(f"{target.account.name}: {warning}")
+        directory = resolution.cache_dir
+        if directory is None:
+            caches.append({"cache_dir": None, "users": [target.account.name], "source": resolution.source, "disabled_reason": resolution.disabled_reason})
+            continue
+        if directory in by_dir:
+            by_dir[directory]["users"].append(target.account.name)
+            continue
+        check_cache_dir(directory, homes=refused, allow_unsafe=params["allow_unsafe_cache_dir"])
+        before_scan = scan(directory, case_insensitive=request.case_insensitive)
+        outcome = remove(directory, request, dry_run=module.check_mode, list_limit=params["limit"], total_bytes=before_scan.total.bytes)
+        for warning in outcome.warnings:
+            module.warn(warning)
+        if outcome.errors.count:
+            first = outcome.errors.items[0]
+            module.warn(f"{directory}: {outcome.errors.count} path(s) could not be removed or read, first: {first['path']}: {first['error']}")
+        total = before_scan.total
+        before = {"entries": total.entries, "files": total.files, "bytes": total.bytes}
+        after = {
+            "entries": max(0, total.entries - outcome.entries),
+            "files": max(0, total.files - outcome.files),
+            "bytes": max(0, total.bytes - outcome.bytes),
+        }
+        removed = outcome.as_dict()
+        item = {
+            "cache_dir": directory,
+            "users": [target.account.name],
+            "source": resolution.source,
+            "removed": removed,
+            "before": before,
+            "after": after,
+            "errors": outcome.errors.items,
+        }
+        by_dir[directory] = item
+        caches.append(item)
+        for key in totals:
+            totals[key] += removed[key]
+        for key in before_all:
+            before_all[key] += before[key]
+            after_all[key] += after[key]
+        paths.extend(removed["paths"])
+        truncated = truncated or removed["paths_truncated"]
+    paths.sort()
+    if len(paths) > params["limit"]:
+        paths, truncated = paths[: params["limit"]], True
+    changed = totals["files"] > 0 or totals["dirs"] > 0
+    result: dict[str, Any] = {
+        "changed": changed,
+        "removed": dict(totals, freed=human_size(totals["bytes"]), paths=paths, paths_truncated=truncated),
+        "before": before_all,
+        "after": after_all,
+        "caches": caches,
+    }
+    if module._diff:
+        result["diff"] = {
+            "before": {item["cache_dir"]: item["before"] for item in caches if item.get("before")},
+            "after": {item["cache_dir"]: item["after"] for item in caches if item.get("after")},
+        }
+    return result

@@ -1,0 +1,189 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+The pip_config task: set or remove one key of pip's configuration, per scope and user.
+
+``module`` is the module's AnsibleModule on POSIX hosts, or the engine entry point's stand-in
+(_cache_entry.EngineModule) on Windows hosts: params, check_mode, _diff, warn, fail_json,
+run_command, backup_local. Standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable, Optional
+
+from ._cache_common import CacheError, InvalidValue
+from ._cache_config_edit import BOOLEAN_KEYS, atomic_write, check_value, remove_key, set_value, split_name
+from ._cache_module import accounts, context_for, interpreter_prefixes
+from ._cache_resolve import HostContext, LoadedConfig, config_files, default_reader, load_config, resolve, strtobool
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CacheError(f"cannot read this configuration file: {error}", option="path", path=path) from None
+
+
+def _scope_files(context: HostContext, scope: str) -> list[str]:
+    if scope == "site":
+        if not context.sys_prefix:
+            raise InvalidValue("scope=site needs venv or python", option="venv")
+        return [context.path.join(context.sys_prefix, context.config_basename)]
+    # Ask for the files as if PIP_CONFIG_FILE were unset: the scope's own files.
+    plain = dict(context.environ)
+    plain.pop("PIP_CONFIG_FILE", None)
+    view = HostContext(
+        platform=context.platform,
+        environ=plain,
+        home=context.home,
+        uid=context.uid,
+        gids=context.gids,
+        sys_prefix=context.sys_prefix,
+        base_prefix=context.base_prefix,
+        cwd=context.cwd,
+        windows_folders=context.windows_folders,
+        live=context.live,
+    )
+    return [item.path for item in config_files(view) if item.variant == scope]
+
+
+def _effective(config: LoadedConfig, section: str, key: str) -> tuple[Optional[str], Optional[str]]:
+    """What `pip config get section.key` prints (files only, the last file wins), and from which file."""
+    value: Optional[str] = None
+    origin: Optional[str] = None
+    for source, values in config.values:
+        if source != "environment" and f"{section}.{key}" in values:
+            value, origin = values[f"{section}.{key}"], source
+    return value, origin
+
+
+def _planned_exists(planned: dict[str, str]) -> Callable[[str], bool]:
+    def exists(name: str) -> bool:
+        return name in planned or os.path.exists(name)
+
+    return exists
+
+
+def _planned_reader(planned: dict[str, str]) -> Callable[[str], Optional[str]]:
+    def reader(name: str) -> Optional[str]:
+        return planned[name] if name in planned else default_reader(name)
+
+    return reader
+
+
+def _make_folders(directory: str, owner: Optional[tuple[Any, Any]]) -> None:
+    """Create ``directory`` and its missing parents; each folder created for a user's file is that user's."""
+    missing: list[str] = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for folder in reversed(missing):
+        os.mkdir(folder, 0o755)
+        if owner is not None:
+            os.chown(folder, owner[0], owner[1])
+
+
+def _variable(context: HostContext, key: str) -> Optional[str]:
+    """The PIP_* variable that sets this key for every command, when there is one with a value."""
+    name = "PIP_" + key.upper().replace("-", "_")
+    return name if context.getenv(name) else None
+
+
+def manage(module: Any) -> dict[str, Any]:
+    params = module.params
+    section, key = split_name(params["name"])
+    state = params["state"]
+    value = params["value"]
+    if state == "present":
+        if value is None:
+            module.fail_json(msg="value: state=present needs a value", option="value")
+        if key in BOOLEAN_KEYS:
+            check_value(key, value)
+            if key == "no-cache-dir" and not strtobool(value):
+                module.warn("pip reads any boolean in no-cache-dir as 'disable the cache'; value=false removes the key instead")
+                state = "absent"
+            else:
+                value = "true" if strtobool(value) else "false"
+        else:
+            check_value(key, value)
+    prefixes = (params["venv"], params["venv"]) if params["venv"] else interpreter_prefixes(module, params.get("python"))
+    environment = {str(k): str(v) for k, v in (params.get("environment") or {}).items()}
+    scope = params["scope"]
+    targets = accounts(params.get("user")) if scope == "user" else accounts(None)
+    changed_files: list[str] = []
+    backups: list[str] = []
+    diffs: list[dict[str, str]] = []
+    users: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for account in targets:
+        context = context_for(account, environment=environment, prefixes=prefixes)
+        candidates = [params["path"]] if params["path"] else _scope_files(context, scope)
+        texts = {path: _read(path) for path in candidates}
+        if state == "present":
+            chosen = candidates[-1]
+            if params["prefer"] == "existing":
+                chosen = next((path for path in reversed(candidates) if texts[path] is not None), candidates[-1])
+            plan = {chosen: set_value(texts[chosen] or "", section, key, value)}
+        else:
+            chosen = candidates[-1]
+            plan = {path: remove_key(text, section, key) for path, text in texts.items() if text is not None}
+        for path, edit in plan.items():
+            if not edit.changed or path in seen:
+                continue
+            seen.add(path)
+            changed_files.append(path)
+            diffs.append({"before_header": path, "after_header": path, "before": texts.get(path) or "", "after": edit.text})
+            if module.check_mode:
+                continue
+            owner = None
+            if texts.get(path) is None:
+                give = scope == "user" and account.uid is not None and not params["path"] and hasattr(os, "chown")
+                _make_folders(os.path.dirname(path), (account.uid, account.gid if account.gid is not None else -1) if give else None)
+                if scope == "user" and account.uid is not None and account.gid is not None:
+                    owner = (account.uid, account.gid)
+            elif params["backup"]:
+                backups.append(module.backup_local(path))
+            atomic_write(path, edit.text, owner=owner)
+        # What pip reads once the plan is on disk (in check mode too): planned texts stand in for the files.
+        planned = {path: edit.text for path, edit in plan.items()}
+        view = dataclasses.replace(context, exists=_planned_exists(planned))
+        config = load_config(view, reader=_planned_reader(planned))
+        effective, origin = _effective(config, section, key)
+        resolution = resolve(view, config=config)
+        wrote = state == "present" and value is not None
+        if wrote and (effective != value or (origin not in (chosen, None))):
+            module.warn(f"{account.name}: pip reads {params['name']} = {effective!r} from {origin}, which has more weight than {chosen}")
+        if state == "absent" and effective is not None:
+            module.warn(f"{account.name}: {params['name']} is still set to {effective!r} by {origin}, outside the files of this scope")
+        variable = _variable(context, key)
+        if variable:
+            module.warn(f"{account.name}: the environment variable {variable} overrides {key} in every configuration file")
+        users.append(
+            {
+                "user": account.name,
+                "file": chosen,
+                "value": effective,
+                "origin": origin,
+                "cache_dir": resolution.cache_dir,
+                "disabled": resolution.disabled,
+            }
+        )
+    result: dict[str, Any] = {"changed": bool(changed_files), "files": changed_files, "users": users, "file": users[0]["file"] if users else None}
+    if len(users) == 1:
+        result.update({name: users[0][name] for name in ("value", "origin", "cache_dir", "disabled")})
+    if backups:
+        result["backup_files"] = backups
+    if module._diff:
+        result["diff"] = diffs
+    return result

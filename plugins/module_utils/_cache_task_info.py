@@ -1,0 +1,94 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Private to the fleet.cache collection: not a public API, it may change at any time.
+
+The pip_cache_info task: where each user's cache is, why, and what is in it.
+
+``module`` is the module's AnsibleModule on POSIX hosts, or the engine entry point's stand-in
+(_cache_entry.EngineModule) on Windows hosts: params, check_mode, _diff, warn, fail_json,
+run_command, backup_local. Standard library only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._cache_http import list_downloads
+from ._cache_module import host_platform, targets
+from ._cache_scan import NameMatcher, check_glob_pattern, scan
+from ._cache_version import parse_requirement
+
+
+def report(module: Any) -> dict[str, Any]:
+    params = module.params
+    if params["limit"] < 0:
+        module.fail_json(msg="limit: must be 0 or more", option="limit")
+    requirements = [parse_requirement(text, option="name") for text in params["name"]] if params["name"] is not None else None
+    case_insensitive = host_platform() == "win32"  # pip matches patterns case-insensitively on Windows only
+    if params["pattern"] is not None:
+        matcher = NameMatcher(glob=check_glob_pattern(params["pattern"]), case_insensitive=case_insensitive)
+    elif requirements is not None:
+        matcher = NameMatcher(requirements=requirements)
+    else:
+        matcher = NameMatcher(glob="*", case_insensitive=case_insensitive)
+    caches: list[dict[str, Any]] = []
+    scanned: dict[str, dict[str, Any]] = {}
+    for target in targets(module):
+        resolution = target.resolution
+        item: dict[str, Any] = dict(target.account.as_dict())
+        item.update(
+            cache_dir=resolution.cache_dir,
+            source=resolution.source,
+            disabled=resolution.disabled,
+            disabled_reason=resolution.disabled_reason,
+            resolution=resolution.as_dict(),
+            commands={
+                name: {"cache_dir": other.cache_dir, "source": other.source, "disabled": other.disabled} for name, other in target.other_commands.items()
+            },
+            shared_with=[],
+        )
+        for warning in resolution.warnings:
+            module.warn(f"{target.account.name}: {warning}")
+        for name, other in target.other_commands.items():
+            if other.cache_dir != resolution.cache_dir:
+                module.warn(
+                    f"{target.account.name}: 'pip {name}' uses {other.cache_dir or 'no cache'} ({other.source}), not {resolution.cache_dir or 'no cache'}"
+                )
+        if resolution.cache_dir is None:
+            item.update(exists=False)
+            caches.append(item)
+            continue
+        directory = resolution.cache_dir
+        if directory in scanned:
+            first = scanned[directory]
+            first["shared_with"].append(target.account.name)
+            item["shared_with"].append(first["user"])
+            item.update({key: first[key] for key in first if key not in item})
+            caches.append(item)
+            continue
+        result = scan(directory, list_matcher=matcher if params["wheels"] else None, list_limit=params["limit"], case_insensitive=case_insensitive)
+        item.update(
+            exists=result.exists,
+            buckets={name: stats.as_dict() for name, stats in result.buckets.items()},
+            other=result.other.as_dict(),
+            total=result.total.as_dict(),
+            pip_cache_info=result.pip_info(),
+            pip_cache_info_lines=result.pip_info_lines(),
+            errors=result.errors.items,
+        )
+        if result.errors.count:
+            module.warn(
+                f"{directory}: {result.errors.count} path(s) could not be read, first: {result.errors.items[0]['path']}: {result.errors.items[0]['error']}"
+            )
+        if result.wheels is not None:
+            item.update(wheels=[wheel.as_dict() for wheel in result.wheels.items()], wheels_count=result.wheels.count, wheels_truncated=result.wheels.truncated)
+        if params["downloads"]:
+            downloads, count, truncated, unknown = list_downloads(directory, requirements=requirements, limit=params["limit"])
+            item.update(downloads=downloads, downloads_count=count, downloads_truncated=truncated, downloads_unrecognised=unknown)
+        scanned[directory] = item
+        caches.append(item)
+    output: dict[str, Any] = {"changed": False, "caches": caches}
+    if params["user"] != "all" and len(caches) == 1:
+        output.update({key: value for key, value in caches[0].items() if key not in ("changed",)})
+    return output

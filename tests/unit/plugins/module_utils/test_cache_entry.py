@@ -1,0 +1,154 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The engine's one entry point: run() with the stand-in module, and main() as the Windows launcher calls it."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import time
+
+import pytest
+
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_entry
+from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import MODULES, EngineModule, backup_name, main, module_spec, run
+
+MODULE_UTILS = os.path.dirname(os.path.abspath(_cache_entry.__file__))
+
+
+@pytest.fixture(autouse=True)
+def no_pip_config(monkeypatch):
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name in list(os.environ):
+        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
+            monkeypatch.delenv(name)
+
+
+def params_for(module, **values):
+    """Validated-looking params: every option of the module's spec with its default, as AnsibleModule fills them."""
+    params = {name: option.get("default") for name, option in module_spec(module)["argument_spec"].items()}
+    params.update(values)
+    return params
+
+
+def test_engine_module_has_every_member_the_tasks_use():
+    used = set()
+    for name in os.listdir(MODULE_UTILS):
+        if name.startswith("_cache_task_") or name == "_cache_module.py":
+            with open(os.path.join(MODULE_UTILS, name)) as handle:
+                tree = ast.parse(handle.read())
+            used.update(
+                node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "module"
+            )
+    assert used == {"params", "check_mode", "_diff", "warn", "fail_json", "run_command", "backup_local"}
+    engine = EngineModule({})
+    assert all(hasattr(engine, name) for name in used)
+
+
+def test_run_reports_a_cache(cache):
+    result = run("pip_cache_info", params_for("pip_cache_info", cache_dir=cache))
+    assert result["changed"] is False and "failed" not in result
+    assert result["pip_cache_info"]["wheels_count"] == 3
+
+
+def test_check_mode_and_diff_reach_the_task(cache, tree_fingerprint):
+    before = tree_fingerprint(cache)
+    result = run("pip_cache", params_for("pip_cache", state="purged", cache_dir=cache), check_mode=True, diff=True)
+    assert result["changed"] is True and "diff" in result
+    assert tree_fingerprint(cache) == before
+    assert "diff" not in run("pip_cache", params_for("pip_cache", state="purged", cache_dir=cache), check_mode=True)
+
+
+def test_failures_come_back_as_results(cache):
+    # The task's own fail_json:
+    result = run("pip_cache", params_for("pip_cache", state="pruned", cache_dir=cache))
+    assert result == {"failed": True, "msg": "state=pruned needs max_age, max_size or ci=true", "option": "state"}
+    # An engine error, naming option and path:
+    result = run("pip_cache", params_for("pip_cache", state="purged", cache_dir="/"))
+    assert result["failed"] is True and result["option"] == "cache_dir" and result["failed_path"] == "/"
+    assert result["msg"].startswith("cache_dir: refusing to delete from '/'")
+
+
+def test_warnings_are_collected(tmp_path):
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[install]\ncache-dir = {tmp_path / 'other'}\n")
+    result = run("pip_cache_info", params_for("pip_cache_info", environment={"PIP_CONFIG_FILE": str(config)}))
+    assert result["warnings"] and "'pip install' uses" in result["warnings"][0]
+
+
+def test_unknown_module_is_refused():
+    with pytest.raises(ValueError):
+        module_spec("pip_everything")
+
+
+def write_request(tmp_path, **request):
+    path = tmp_path / "args.json"
+    path.write_text(json.dumps(request))
+    return str(path)
+
+
+def test_main_prints_one_json_line_and_exits_with_the_outcome(tmp_path, capsys, cache):
+    code = main([write_request(tmp_path, module="pip_cache_info", params=params_for("pip_cache_info", cache_dir=cache), check_mode=True, diff=False)])
+    out = capsys.readouterr().out
+    assert code == 0 and out.count("\n") == 1
+    assert json.loads(out)["cache_dir"] == cache
+    code = main([write_request(tmp_path, module="pip_cache", params=params_for("pip_cache", state="pruned", cache_dir=cache))])
+    assert code == 1 and json.loads(capsys.readouterr().out)["option"] == "state"
+
+
+def test_main_output_is_ascii_whatever_the_paths(tmp_path, capsys, build_tree):
+    root = os.path.realpath(build_tree(str(tmp_path / "caf\u00e9 \u4e2d"), {"wheels/aa/bb/cc/dd/x-1.0-py3-none-any.whl": (5, 1)}))
+    assert main([write_request(tmp_path, module="pip_cache_info", params=params_for("pip_cache_info", cache_dir=root))]) == 0
+    out = capsys.readouterr().out
+    assert out.isascii()
+    assert json.loads(out)["cache_dir"] == root
+
+
+def test_main_expands_path_options_on_the_host(tmp_path, capsys, monkeypatch):
+    (tmp_path / "home" / "c").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CACHE_LEAF", "c")
+    main([write_request(tmp_path, module="pip_cache_info", params=params_for("pip_cache_info", cache_dir="~/$CACHE_LEAF"))])
+    assert json.loads(capsys.readouterr().out)["cache_dir"] == os.path.realpath(str(tmp_path / "home" / "c"))
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [([], "usage"), (["/nonexistent/args.json"], "FileNotFoundError"), (None, "unknown module 'pip_everything'")],
+)
+def test_main_never_ends_in_a_bare_traceback(tmp_path, capsys, argv, fragment):
+    if argv is None:
+        argv = [write_request(tmp_path, module="pip_everything", params={})]
+    assert main(argv) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and fragment in result["msg"] and "Traceback" in result["exception"]
+
+
+def test_backup_names():
+    now = time.mktime((2026, 11, 23, 10, 0, 0, 0, 0, -1))
+    assert backup_name("/etc/pip.conf", pid=42, now=now, windows=False) == "/etc/pip.conf.42.2026-11-23@10:00:00~"
+    assert backup_name("C:\\ProgramData\\pip\\pip.ini", pid=42, now=now, windows=True) == "C:\\ProgramData\\pip\\pip.ini.42.2026-11-23@10-00-00~"
+
+
+def test_backup_local_copies_only_what_exists_outside_check_mode(tmp_path):
+    path = tmp_path / "pip.conf"
+    assert EngineModule({}).backup_local(str(path)) == ""
+    path.write_text("[global]\n")
+    assert EngineModule({}, check_mode=True).backup_local(str(path)) == ""
+    copy = EngineModule({}).backup_local(str(path))
+    assert copy.startswith(str(path) + f".{os.getpid()}.")
+    with open(copy) as handle:
+        assert handle.read() == "[global]\n"
+
+
+def test_run_command_reports_a_missing_program():
+    rc, out, err = EngineModule({}).run_command(["/nonexistent/python", "-c", "pass"])
+    assert rc == 127 and out == "" and err
+
+
+def test_every_module_has_a_spec():
+    for module in MODULES:
+        spec = module_spec(module)
+        assert {"cache_dir", "user", "python", "environment", "command", "python_interpreter"} <= set(spec["argument_spec"])
