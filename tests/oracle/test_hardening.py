@@ -68,7 +68,7 @@ walker = importlib.import_module(remove.__name__.rsplit(".", 1)[0] + "._cache_wa
 common = importlib.import_module(remove.__name__.rsplit(".", 1)[0] + "._cache_common")
 
 RACE_MIN_AGE = 120.0  # far longer than a round, however busy the machine
-RACE_REQUIREMENTS = ["TinyYAML==1.1", "tiny-requests==2.1", "zope.tiny==2.0", "Simple==1.0", "typing_tiny==0.3"]
+RACE_REQUIREMENTS = ["TinyYAML==1.1", "tiny-requests==2.1", "typing_tiny==0.3"]  # two sdists pip builds, one wheel
 DAY = 86400.0
 
 
@@ -234,7 +234,7 @@ def test_race_engine_prune_and_purge_while_pip_installs(
         unexpected = [item for item in outcome.errors.items if item["error"] not in allowed]
         assert not unexpected, unexpected
 
-    _race_rounds(tally, newest_pip, dists, cache, tmp_path, decoy, clean, 4, "engine")
+    _race_rounds(tally, newest_pip, dists, cache, tmp_path, decoy, clean, 3, "engine")
 
 
 def test_race_module_prune_and_purge_while_pip_installs(
@@ -252,7 +252,7 @@ def test_race_module_prune_and_purge_while_pip_installs(
 
 def test_two_module_purges_of_one_cache_at_once(tally: Tally, tmp_path: Path, decoy: Decoy) -> None:
     cache = tmp_path / "cache"
-    synthetic_cache(cache, entries=2000, seed=1, now=time.time())
+    synthetic_cache(cache, entries=1200, seed=1, now=time.time())
     link_decoy_into(cache, decoy)
     files = [name for name in pip_files(cache) if not (cache / name).is_dir()]
     barrier = threading.Barrier(2)
@@ -282,7 +282,7 @@ def test_files_vanish_between_listing_and_use(tally: Tally, tmp_path: Path, deco
     now = time.time()
     for number, mode in enumerate(["purged", "pruned", "absent", "scan", "downloads"]):
         cache = tmp_path / f"cache-{mode}"
-        synthetic_cache(cache, entries=160, seed=number, now=now)
+        synthetic_cache(cache, entries=120, seed=number, now=now)
         link_decoy_into(cache, decoy, mode)
         rng = random.Random(number)
 
@@ -422,7 +422,6 @@ def test_permission_denied_folders_as_an_unprivileged_user(tally: Tally, newest_
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=False, reason="known bug: an immutable file (chattr +i) is reported, but the folder around it is still counted as removed")
 def test_immutable_files_stop_root_too(tally: Tally, tmp_path: Path, decoy: Decoy) -> None:
     if shutil.which("chattr") is None or os.geteuid() != 0:
         pytest.skip("needs root and chattr")
@@ -452,7 +451,6 @@ def test_immutable_files_stop_root_too(tally: Tally, tmp_path: Path, decoy: Deco
             subprocess.run(["chattr", "-i", str(path)], capture_output=True, check=False)
 
 
-@pytest.mark.xfail(strict=False, reason="known bug: on a read-only file system the removal counts entries whose unlink failed (EROFS)")
 def test_read_only_file_system(tally: Tally, template: Path, tmp_path: Path, decoy: Decoy) -> None:
     with _tmpfs(tmp_path / "ro", "8m") as mount:
         cache = copy_cache(template, mount / "cache")
@@ -480,7 +478,6 @@ def test_read_only_file_system(tally: Tally, template: Path, tmp_path: Path, dec
             assert answer.failed and "path" in answer.msg and "Read-only file system" in answer.msg, answer.explain()
 
 
-@pytest.mark.xfail(strict=False, reason="known bug: a full file system (ENOSPC on a small tmpfs) is not handled as the suite expects; see its assertion")
 def test_full_file_system(tally: Tally, template: Path, tmp_path: Path, decoy: Decoy) -> None:
     with _tmpfs(tmp_path / "full", "2m") as mount:
         cache = copy_cache(template, mount / "cache")
@@ -524,7 +521,6 @@ def _bytes_tree(cache: Path) -> dict[bytes, bytes]:
     return files
 
 
-@pytest.mark.xfail(strict=False, reason="known bug: names that are not UTF-8 are not reported the way the suite expects; see its assertion")
 def test_names_that_are_not_utf8(tally: Tally, template: Path, tmp_path: Path, decoy: Decoy) -> None:
     for runner in ("engine", "module"):
         cache = copy_cache(template, tmp_path / f"cache-{runner}")
@@ -601,7 +597,6 @@ def test_min_age_alike_for_short_and_long_paths(tally: Tally, tmp_path: Path, de
         assert outcomes["long"] == outcomes["short"], f"min_age spared differently beyond PATH_MAX: {outcomes}"
 
 
-@pytest.mark.xfail(strict=False, reason="the test's tree builder hits FileExistsError when it builds the deep tree; to be fixed in the test")
 def test_nesting_deeper_than_the_walker_goes(tally: Tally, template: Path, tmp_path: Path, decoy: Decoy) -> None:
     depth = walker.MAX_DEPTH + 16
     for runner in ("engine", "module"):
@@ -973,7 +968,7 @@ def _aged_copy(filled: Filled, dest: Path, rng: random.Random, decoy: Decoy, tag
 
 def test_sigkill_at_random_points(tally: Tally, newest_pip: OraclePip, filled: Filled, engine_proc: EngineProcess, tmp_path: Path, decoy: Decoy) -> None:
     """Purge and prune killed with SIGKILL at random points (most at a random change, one in six at a random moment):
-    after each kill at most the entry being removed is left half and every other download is whole (after every other
+    after each kill at most the entry being removed is left half and every other download is whole (after every third
     kill real pip, index stopped, installs one of them), a rerun completes without an error, a third run changes
     nothing, the decoy is unchanged."""
     rng = random.Random(20260101)
@@ -1009,7 +1004,7 @@ def test_sigkill_at_random_points(tally: Tally, newest_pip: OraclePip, filled: F
                 kills += 1
                 assert len(set(half_entries(cache)) - halves) <= 1, "at most the entry being removed is left half"
                 whole = sorted(_complete_downloads(cache))
-                if whole and kills % 2:
+                if whole and kills % 3 == 1:
                     check = tmp_path / f"pip-{number}"
                     copy_cache(cache, check / "cache")
                     checks.append(pool.submit(_pip_installs, newest_pip, check / "cache", filled, rng.choice(whole), check))
@@ -1176,7 +1171,6 @@ def bad_input_runs(bad_input_places: dict[str, str], tmp_path_factory: pytest.Te
     return BadInputRuns(cases, answers, home, before, tree_state(Path(bad_input_places["root"])))
 
 
-@pytest.mark.xfail(strict=False, reason="known bug: a NUL byte in cache_dir or user reaches lstat/getpwnam and fails without naming the option")
 @pytest.mark.parametrize("module_name", ["pip_cache_info", "pip_cache", "pip_config"])
 def test_bad_input_names_the_option(tally: Tally, module_name: str, bad_input_runs: BadInputRuns, decoy: Decoy) -> None:
     """Each answer is a failure whose message (or ``option``) names the option, never a crash; nothing is written."""
@@ -1355,7 +1349,6 @@ def test_property_random_trees_and_requests(tally: Tally, entries: list[tuple[An
     _check_properties(tally, entries, spec)
 
 
-@pytest.mark.xfail(strict=False, reason="known bug: a size prune with a young wheel folder (min_age) removes more on a second run")
 def test_property_size_budget_with_a_young_wheel_folder(tally: Tally) -> None:
     """What the property test found: a second run of a max_size prune with min_age removed more than the first."""
     _check_properties(tally, YOUNG_FOLDER_OLD_WHEEL, ("pruned", (None, 2000, False), 60.0))
@@ -1365,7 +1358,6 @@ def test_property_size_budget_with_a_young_wheel_folder(tally: Tally) -> None:
 # The summary
 
 
-@pytest.mark.xfail(strict=False, reason="the summary asserts zero tracebacks and every scenario survived; it fails while the known bugs above stand")
 def test_zz_summary(tally: Tally, capsys: pytest.CaptureFixture[str]) -> None:
     """The last test: the figures the summary line prints must hold (the line itself comes after pytest's report)."""
     with capsys.disabled():
