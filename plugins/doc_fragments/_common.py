@@ -57,6 +57,11 @@ options:
     default: cache
     choices: [cache, install, download, wheel]
 notes:
+  - Results, warnings and messages are valid UTF-8. A file name that is not (a byte sequence another encoding wrote)
+    is reported with each such byte written as C(\xNN), for example C(caf\xe9-1.0-py3-none-any.whl); the files themselves
+    are found, counted and removed by their real names.
+  - A value holding a NUL character is refused with a message naming its option, as is an O(python) that is no
+    executable file.
   - On Windows hosts (WinRM, PSRP, or SSH with PowerShell or cmd) the action plugin validates the options on the controller and
     runs the same engine with the host's Python (see O(python_interpreter)); C(become) and C(async) are not available there.
   - Resolution follows the newest pip's rules on Linux, macOS and Windows, including the ownership check that makes pip

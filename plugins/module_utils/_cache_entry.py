@@ -27,7 +27,7 @@ import time
 import traceback
 from typing import Any, Callable, Optional
 
-from ._cache_common import CacheError
+from ._cache_common import CacheError, InvalidValue
 from ._cache_module import common_argument_spec
 from ._cache_task_cache import run as cache_task
 from ._cache_task_config import manage as config_task
@@ -139,23 +139,85 @@ def failure(error: CacheError) -> dict[str, Any]:
     return result
 
 
+def _nul_in(value: Any) -> Optional[str]:
+    """Where a NUL character hides in an option's value ("" for the value itself), None when nowhere."""
+    if isinstance(value, str):
+        return "" if "\x00" in value else None
+    if isinstance(value, (list, tuple)):
+        for number, element in enumerate(value):
+            if _nul_in(element) is not None:
+                return f" (item {number + 1})"
+    if isinstance(value, dict):
+        for key, element in value.items():
+            if _nul_in(key) is not None or _nul_in(element) is not None:
+                return f" (in {str(key)!r})"
+    return None
+
+
+def check_params(params: dict[str, Any]) -> None:
+    """Refuse values no path, user name, variable or interpreter can hold, naming the option: a NUL character
+    would otherwise reach the operating system (lstat, getpwnam, open) and end the run with an exception."""
+    for name in sorted(params):
+        where = _nul_in(params[name])
+        if where is not None:
+            raise InvalidValue(f"the value must not contain a NUL character{where}", option=name)
+
+
+def printable(value: Any) -> Any:
+    """``value`` with every text valid UTF-8, so that Ansible accepts the result: a file name that is not UTF-8 reaches
+    the engine with surrogates for its odd bytes (surrogateescape); in results each such byte is written ``\\xNN``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            pass
+        try:
+            raw = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that no byte stands for
+            raw = value.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {printable(key): printable(element) for key, element in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable(element) for element in value]
+    return value
+
+
+class _Printable:
+    """The task's view of the module: warnings and failures carry printable text only (see ``printable``)."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def warn(self, warning: str) -> None:
+        self._module.warn(printable(str(warning)))
+
+    def fail_json(self, **result: Any) -> None:
+        self._module.fail_json(**printable(result))
+
+
 def run(module_name: str, params: dict[str, Any], check_mode: bool = False, diff: bool = False, *, module: Optional[Any] = None) -> dict[str, Any]:
     """Run one module's task and return its result (``failed`` and ``msg`` on failure, ``warnings`` when any).
 
     ``module`` is the caller's AnsibleModule, whose own warn and fail_json then act directly; without it
-    an EngineModule over ``params`` stands in.
+    an EngineModule over ``params`` stands in. Every text of the result is valid UTF-8 (see ``printable``).
     """
     task = _TASKS[module_name]
     engine = module if module is not None else EngineModule(params, check_mode=check_mode, diff=diff)
     try:
-        result = task(engine)
+        check_params(engine.params)
+        result = task(_Printable(engine))
     except ModuleFailed as failed:
         result = failed.result
     except CacheError as error:
         result = failure(error)
     if isinstance(engine, EngineModule) and engine.warnings:
         result["warnings"] = list(engine.warnings)
-    return result
+    return dict(printable(result))
 
 
 def finish(module: Any, result: dict[str, Any]) -> None:

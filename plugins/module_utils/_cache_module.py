@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import ntpath
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -168,10 +169,25 @@ def homes() -> list[str]:
     return [path for path in found if path]
 
 
+def check_interpreter(python: str) -> str:
+    """The program ``python`` names (a path, or a name looked up in PATH), refused with a message naming the option
+    when it is no executable file: running it would only say that a command could not be executed."""
+    separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    found = python if any(mark in python for mark in separators) else shutil.which(python)
+    if not found or not os.path.exists(found):
+        raise InvalidValue(f"no interpreter at {python}", option="python", path=python)
+    if not os.path.isfile(found):
+        raise InvalidValue(f"{python} is not a file, so not an interpreter", option="python", path=python)
+    if not os.access(found, os.X_OK):
+        raise InvalidValue(f"{python} is not executable, so not an interpreter", option="python", path=python)
+    return found
+
+
 def interpreter_prefixes(module: Any, python: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     """(sys.prefix, sys.base_prefix) of the interpreter whose pip is asked about."""
     if not python:
         return sys.prefix, getattr(sys, "base_prefix", sys.prefix)
+    check_interpreter(python)
     script = "import json, sys; print(json.dumps([sys.prefix, getattr(sys, 'base_prefix', sys.prefix)]))"
     rc, out, err = module.run_command([python, "-c", script])
     if rc != 0:

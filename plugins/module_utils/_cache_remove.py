@@ -121,10 +121,18 @@ def check_cache_dir(cache_dir: str, *, homes: list[str], allow_unsafe: bool = Fa
     """Refuse to delete from /, a filesystem root, a home folder or a system folder."""
     if allow_unsafe:
         return
+    found = unsafe_reason(cache_dir, homes=homes)
+    if found is not None:
+        real, reason = found
+        how = " Point cache_dir at pip's cache itself (for example ~/.cache/pip), or set allow_unsafe_cache_dir=true if this really is a cache."
+        raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is {reason}.{how}", option="cache_dir", path=real)
+
+
+def unsafe_reason(cache_dir: str, *, homes: list[str]) -> Optional[tuple[str, str]]:
+    """(real path, why) when ``cache_dir`` is no place for a cache: /, a filesystem root, a home or system folder."""
     real = os.path.realpath(cache_dir)
-    how = " Point cache_dir at pip's cache itself (for example ~/.cache/pip), or set allow_unsafe_cache_dir=true if this really is a cache."
     if real in ("/", os.path.abspath(os.sep)) or os.path.dirname(real) == real:
-        raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is the root of the file system.{how}", option="cache_dir", path=real)
+        return real, "the root of the file system"
     system = {
         "/bin",
         "/boot",
@@ -160,15 +168,16 @@ def check_cache_dir(cache_dir: str, *, homes: list[str], allow_unsafe: bool = Fa
         "/private/var",
     }
     if real in system or real.lower() in ("c:\\", "c:\\windows", "c:\\users", "c:\\program files", "c:\\programdata"):
-        raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is a system folder.{how}", option="cache_dir", path=real)
+        return real, "a system folder"
     for home in homes:
         if home and real == os.path.realpath(home):
-            raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is a home folder.{how}", option="cache_dir", path=real)
+            return real, "a home folder"
     try:
         if os.path.ismount(real):
-            raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is the root of a mounted file system.{how}", option="cache_dir", path=real)
+            return real, "the root of a mounted file system"
     except OSError:
         pass
+    return None
 
 
 class _Remover:
@@ -292,7 +301,9 @@ class _Remover:
         take_names: set[str] = set()
         if request.mode == "pruned" and wheels:
             mtime = max(item.mtime for item in wheels)
-            size = sum(item.size for item in listing.files if item.counts_as_file)
+            # Only the wheels count as freed: the folder's other files (origin.json) go only with the folder, which
+            # min_age or a build inside may keep. Counted, they would leave the cache over max_size, for the next run.
+            size = sum(item.size for item in wheels)
             if not self._young(mtime) and self._prune_take(mtime, size, is_http=False):
                 take_names = {item.name for item in wheels}
         else:

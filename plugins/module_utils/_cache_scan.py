@@ -246,8 +246,13 @@ def scan(
     list_limit: int = DEFAULT_LIST_LIMIT,
     case_insensitive: bool = False,
     on_http_file: Optional[Callable[[Listing, FileItem], None]] = None,
+    walk_other: bool = True,
 ) -> ScanResult:
-    """One walk of every bucket; ``list_matcher`` also lists the wheels it selects."""
+    """One walk of every bucket; ``list_matcher`` also lists the wheels it selects.
+
+    ``walk_other=False`` leaves everything but the buckets alone (not entered, not counted): pip itself only ever
+    looks into its buckets, and a directory that is no cache (/, a home folder) holds whole file systems.
+    """
     errors = WalkErrors()
     buckets = {name: BucketStats() for name in BUCKETS}
     other = BucketStats()
@@ -301,6 +306,8 @@ def scan(
                 if entry.is_dir():  # pip's os.walk enters a bucket that is a link to a folder
                     walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
                     continue
+            if not walk_other:
+                continue
             try:
                 info = entry.stat(follow_symlinks=False)
             except OSError:

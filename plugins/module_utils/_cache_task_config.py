@@ -94,6 +94,29 @@ def _make_folders(directory: str, owner: Optional[tuple[Any, Any]]) -> None:
             os.chown(folder, owner[0], owner[1])
 
 
+def _write(module: Any, account: Any, path: str, text: str, *, existed: bool, backups: list[str]) -> None:
+    """Write one configuration file; a file system that refuses (read-only, full, no such folder) is a failure
+    naming the file and the cause, and the file as it was stays in place (the write goes by a temporary file)."""
+    params = module.params
+    scope = params["scope"]
+    owner = None
+    try:
+        if not existed:
+            give = scope == "user" and account.uid is not None and not params["path"] and hasattr(os, "chown")
+            _make_folders(os.path.dirname(path), (account.uid, account.gid if account.gid is not None else -1) if give else None)
+            if scope == "user" and account.uid is not None and account.gid is not None:
+                owner = (account.uid, account.gid)
+        elif params["backup"]:
+            backups.append(module.backup_local(path))
+        atomic_write(path, text, owner=owner)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        where = f" ({error.filename})" if error.filename and error.filename != path else ""
+        raise CacheError(
+            f"cannot write the configuration file {path}: {reason}{where}; it is unchanged", option="path" if params["path"] else "scope", path=path
+        ) from None
+
+
 def _variable(context: HostContext, key: str) -> Optional[str]:
     """The PIP_* variable that sets this key for every command, when there is one with a value."""
     name = "PIP_" + key.upper().replace("-", "_")
@@ -126,6 +149,7 @@ def manage(module: Any) -> dict[str, Any]:
     diffs: list[dict[str, str]] = []
     users: list[dict[str, Any]] = []
     seen: set[str] = set()
+    writes: list[tuple[Any, str, str, bool]] = []  # written once every user's plan passed pip's own checks
     for account in targets:
         context = context_for(account, environment=environment, prefixes=prefixes)
         candidates = [params["path"]] if params["path"] else _scope_files(context, scope)
@@ -144,17 +168,7 @@ def manage(module: Any) -> dict[str, Any]:
             seen.add(path)
             changed_files.append(path)
             diffs.append({"before_header": path, "after_header": path, "before": texts.get(path) or "", "after": edit.text})
-            if module.check_mode:
-                continue
-            owner = None
-            if texts.get(path) is None:
-                give = scope == "user" and account.uid is not None and not params["path"] and hasattr(os, "chown")
-                _make_folders(os.path.dirname(path), (account.uid, account.gid if account.gid is not None else -1) if give else None)
-                if scope == "user" and account.uid is not None and account.gid is not None:
-                    owner = (account.uid, account.gid)
-            elif params["backup"]:
-                backups.append(module.backup_local(path))
-            atomic_write(path, edit.text, owner=owner)
+            writes.append((account, path, edit.text, texts.get(path) is not None))
         # What pip reads once the plan is on disk (in check mode too): planned texts stand in for the files.
         planned = {path: edit.text for path, edit in plan.items()}
         view = dataclasses.replace(context, exists=_planned_exists(planned))
@@ -179,6 +193,9 @@ def manage(module: Any) -> dict[str, Any]:
                 "disabled": resolution.disabled,
             }
         )
+    if not module.check_mode:
+        for account, path, text, existed in writes:
+            _write(module, account, path, text, existed=existed, backups=backups)
     result: dict[str, Any] = {"changed": bool(changed_files), "files": changed_files, "users": users, "file": users[0]["file"] if users else None}
     if len(users) == 1:
         result.update({name: users[0][name] for name in ("value", "origin", "cache_dir", "disabled")})

@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from ._cache_http import list_downloads
-from ._cache_module import host_platform, targets
-from ._cache_scan import NameMatcher, check_glob_pattern, scan
+from ._cache_module import homes, host_platform, targets
+from ._cache_remove import unsafe_reason
+from ._cache_scan import BUCKETS, NameMatcher, check_glob_pattern, scan
 from ._cache_version import parse_requirement
 
 
@@ -67,7 +68,19 @@ def report(module: Any) -> dict[str, Any]:
             item.update({key: first[key] for key in first if key not in item})
             caches.append(item)
             continue
-        result = scan(directory, list_matcher=matcher if params["wheels"] else None, list_limit=params["limit"], case_insensitive=case_insensitive)
+        unsafe = unsafe_reason(directory, homes=homes())
+        if unsafe is not None:
+            module.warn(
+                f"{target.account.name}: {unsafe[0]} is {unsafe[1]}, no place for a cache: only pip's own folders in it"
+                f" ({', '.join(BUCKETS)}) are read, as pip reads them; nothing else in it is walked or counted"
+            )
+        result = scan(
+            directory,
+            list_matcher=matcher if params["wheels"] else None,
+            list_limit=params["limit"],
+            case_insensitive=case_insensitive,
+            walk_other=unsafe is None,
+        )
         item.update(
             exists=result.exists,
             buckets={name: stats.as_dict() for name, stats in result.buckets.items()},

@@ -18,6 +18,9 @@ description:
   - Optionally identifies the HTTP-cached downloads by their content (a wheel, an sdist or an index page, with project name
     and version), which pip itself cannot list.
   - Changes nothing. Lists are capped by O(limit) and say when they were cut.
+  - A cache directory that is the root of the file system, a home folder or a system folder (those M(fleet.cache.pip_cache)
+    refuses to clean) gets a warning, and only pip's own folders in it are read, as pip reads them; nothing else there
+    is walked or counted in RV(caches[].other).
 author:
   - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:

@@ -6,14 +6,16 @@
 from __future__ import annotations
 
 import ast
+import errno
 import json
 import os
+import sys
 import time
 
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils import _cache_entry
-from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import MODULES, EngineModule, backup_name, main, module_spec, run
+from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import MODULES, EngineModule, backup_name, main, module_spec, printable, run
 
 MODULE_UTILS = os.path.dirname(os.path.abspath(_cache_entry.__file__))
 
@@ -152,3 +154,112 @@ def test_every_module_has_a_spec():
     for module in MODULES:
         spec = module_spec(module)
         assert {"cache_dir", "user", "python", "environment", "command", "python_interpreter"} <= set(spec["argument_spec"])
+
+
+# --- bad input and odd names (hardening) ------------------------------------------------------------
+
+CONFIG = {"name": "global.cache-dir", "value": "/srv/pip"}
+
+
+@pytest.mark.parametrize(
+    "module, values, option",
+    [
+        ("pip_cache_info", {"cache_dir": "/tmp/a\x00b"}, "cache_dir"),
+        ("pip_cache", {"state": "purged", "cache_dir": "/tmp/a\x00b"}, "cache_dir"),
+        ("pip_cache", {"state": "purged", "user": "a\x00b"}, "user"),
+        ("pip_cache_info", {"environment": {"PIP_CACHE_DIR": "/x\x00"}}, "environment"),
+        ("pip_cache_info", {"environment": {"PIP_\x00": "/x"}}, "environment"),
+        ("pip_cache_info", {"python": "/usr/bin/py\x00thon"}, "python"),
+        ("pip_cache", {"state": "absent", "name": ["ok", "x\x00y"]}, "name"),
+        ("pip_config", dict(CONFIG, path="/tmp/x\x00/pip.conf"), "path"),
+        ("pip_config", dict(CONFIG, scope="site", venv="/tmp/v\x00"), "venv"),
+        ("pip_config", dict(CONFIG, name="global.a\x00b"), "name"),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_option(module, values, option):
+    result = run(module, params_for(module, **values))
+    assert result["failed"] is True and result["option"] == option, result
+    assert result["msg"].startswith(f"{option}: ") and "NUL" in result["msg"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "not executable", "folder", "not on PATH"])
+def test_python_that_is_no_interpreter_is_named(tmp_path, kind):
+    python = {"missing": tmp_path / "nowhere" / "python3", "not executable": tmp_path / "notes", "folder": tmp_path}.get(kind, "no-such-python-fleet")
+    (tmp_path / "notes").write_text("not a program")
+    (tmp_path / "notes").chmod(0o644)
+    for module, values in (("pip_cache_info", {}), ("pip_cache", {"state": "purged"}), ("pip_config", CONFIG)):
+        result = run(module, params_for(module, python=str(python), **values))
+        assert result["failed"] is True and result["option"] == "python" and str(python) in result["msg"], result
+
+
+def test_python_that_is_an_interpreter_is_asked(tmp_path):
+    result = run("pip_cache_info", params_for("pip_cache_info", python=sys.executable, cache_dir=str(tmp_path)))
+    assert "failed" not in result, result
+
+
+@pytest.mark.parametrize("code, words", [(errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system")])
+def test_pip_config_write_failure_is_a_message_and_the_file_stays(tmp_path, monkeypatch, code, words):
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[global]\ntimeout = 5\n")
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    result = run("pip_config", params_for("pip_config", path=str(conf), **CONFIG))
+    monkeypatch.undo()
+    assert result["failed"] is True and result["option"] == "path" and result["failed_path"] == str(conf), result
+    assert words in result["msg"] and str(conf) in result["msg"]
+    assert conf.read_text() == "[global]\ntimeout = 5\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["pip.conf"], "no temporary file is left behind"
+
+
+def test_pip_config_in_a_folder_that_cannot_be_made(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    target = tmp_path / "a-file" / "conf" / "pip.conf"
+    result = run("pip_config", params_for("pip_config", path=str(target), **CONFIG))
+    assert result["failed"] is True and result["option"] == "path" and "Not a directory" in result["msg"], result
+    assert (tmp_path / "a-file").read_text() == "x"
+
+
+def test_printable_keeps_utf8_and_escapes_other_bytes():
+    assert printable("caf\u00e9 \u4e2d") == "caf\u00e9 \u4e2d"
+    assert printable("caf\udce9") == "caf\\xe9"  # b"caf\xe9" read with surrogateescape
+    assert printable({"k\udcff": ["\ud800", 1, None]}) == {"k\\xff": ["\\xed\\xa0\\x80", 1, None]}
+
+
+@pytest.mark.skipif(sys.getfilesystemencoding().lower() not in ("utf-8", "utf8"), reason="needs a UTF-8 file system encoding")
+def test_names_that_are_not_utf8_are_removed_and_reported_printably(tmp_path):
+    cache = os.path.join(os.fsencode(tmp_path), b"cache")
+    wheel = os.path.join(cache, b"wheels/ab/cd/ef/\xff01/caf\xe9-1.0-py3-none-any.whl")
+    os.makedirs(os.path.dirname(wheel))
+    with open(wheel, "wb") as handle:
+        handle.write(b"PK\x03\x04")
+    for module, values in (("pip_cache_info", {"downloads": True}), ("pip_cache", {"state": "purged"})):
+        result = run(module, params_for(module, cache_dir=os.fsdecode(cache), **values), diff=True)
+        assert "failed" not in result, result
+        json.dumps(result, ensure_ascii=False).encode("utf-8")  # no surrogate left: Ansible takes the result
+    assert not os.path.exists(wheel), "the file is removed by its real name"
+    assert result["removed"]["paths"] == [os.fsdecode(cache).replace("\udcff", "\\xff") + "/wheels/ab/cd/ef/\\xff01/caf\\xe9-1.0-py3-none-any.whl"]
+
+
+def test_warnings_are_printable_too():
+    engine = EngineModule({})
+    _cache_entry._Printable(engine).warn("caf\udce9")
+    assert engine.warnings == ["caf\\xe9"]
+
+
+def test_info_on_a_home_folder_reads_only_pips_folders(tmp_path, monkeypatch, build_tree):
+    home = os.path.realpath(build_tree(str(tmp_path / "home"), {"wheels/aa/bb/cc/dd/x-1.0-py3-none-any.whl": (10, 1), "Documents/big.bin": (5000, 1)}))
+    monkeypatch.setenv("HOME", home)
+    result = run("pip_cache_info", params_for("pip_cache_info", cache_dir=home))
+    assert "failed" not in result, result
+    assert result["buckets"]["wheels"]["files"] == 1 and result["other"]["bytes"] == 0 and result["other"]["dirs"] == 0
+    assert any("a home folder" in warning and "nothing else in it is walked" in warning for warning in result["warnings"]), result["warnings"]
+
+
+def test_pip_config_writes_nothing_when_pip_would_refuse_its_configuration(tmp_path):
+    conf = tmp_path / "pip.conf"
+    result = run("pip_config", params_for("pip_config", path=str(conf), environment={"PIP_NO_CACHE_DIR": "maybe"}, **CONFIG))
+    assert result["failed"] is True and "PIP_NO_CACHE_DIR" in result["msg"], result
+    assert not conf.exists(), "a refused run writes no file"

@@ -523,6 +523,45 @@ def test_file_that_cannot_be_removed_is_reported(cache, build_tree, monkeypatch,
     assert not os.path.exists(os.path.join(cache, "http-v2"))
 
 
+def test_read_only_file_system_removes_and_counts_nothing(cache, build_tree, monkeypatch, tree_fingerprint):
+    """Every unlink and rmdir fails (a read-only file system, immutable files): each is reported, nothing is counted,
+    neither the entries nor the folders around them."""
+    before = tree_fingerprint(cache)
+
+    def refuse(path, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    monkeypatch.setattr(os, "rmdir", refuse)
+    outcomes = [remove(cache, request, dry_run=False) for request in (purge(build_tree.now), Request(mode="pruned", max_size=0, now=build_tree.now))]
+    monkeypatch.undo()
+    for outcome in outcomes:
+        assert (outcome.files, outcome.dirs, outcome.entries, outcome.bytes, outcome.removed.items()) == (0, 0, 0, 0, [])
+        assert outcome.errors.count > 0 and {item["error"] for item in outcome.errors.items} == {"Read-only file system"}
+    assert tree_fingerprint(cache) == before
+
+
+def test_size_prune_counts_only_what_a_young_wheel_folder_gives_up(tmp_path, build_tree, tree_fingerprint):
+    """min_age keeps a young wheel folder, and its origin.json with it: only the wheel counts as freed, so one run
+    brings the cache under max_size and a second run removes nothing (it used to take the next entry)."""
+    root = build_tree(
+        str(tmp_path / "c"),
+        {
+            "wheels/aa/bb/cc/dd/x-1.0-py3-none-any.whl": (4, 2),
+            "wheels/aa/bb/cc/dd/origin.json": (60, 2),
+            "http-v2/0/0/0/0/1/k": (30, 1),
+            "http-v2/0/0/0/0/1/k.body": (10, 1),
+            "http-v2/0/0/0/0/2/y": (1000, 0),  # young: min_age spares it
+            "http-v2/0/0/0/0/2/y.body": (0, 0),
+        },
+    )
+    now = build_tree.now
+    os.utime(os.path.join(root, "wheels/aa/bb/cc/dd"), (now - 5, now - 5))
+    real = checked_run(root, Request(mode="pruned", max_size=1098, min_age=60.0, now=now), tree_fingerprint)
+    assert (real.entries, real.bytes) == (2, 44)
+    assert remaining(root, tree_fingerprint) == ["http-v2/0/0/0/0/2/y", "http-v2/0/0/0/0/2/y.body", "wheels/aa/bb/cc/dd/origin.json"]
+
+
 def test_hostile_depth_is_left_alone(tmp_path, build_tree, tree_fingerprint):
     deep = "wheels/" + "/".join(f"d{index}" for index in range(_cache_walk.MAX_DEPTH + 3)) + "/deep-1.0-py3-none-any.whl"
     root = build_tree(str(tmp_path / "c"), {deep: (10, 5), "wheels/aa/bb/cc/dd/ok-1.0-py3-none-any.whl": (10, 5)})
