@@ -14,6 +14,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class Tally:
     bad_inputs: int = 0
     bad_inputs_refused: int = 0
     lost: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)  # module runs come from threads too
 
     @contextlib.contextmanager
     def scenario(self, name: str, *decoys: Decoy) -> Iterator[None]:
@@ -67,7 +69,8 @@ class Tally:
     def saw(self, *texts: object) -> int:
         """Count the outputs holding a traceback; returns how many did."""
         found = sum(1 for text in texts if "Traceback" in str(text))
-        self.tracebacks += found
+        with self.lock:
+            self.tracebacks += found
         return found
 
     def line(self) -> str:
@@ -94,7 +97,9 @@ class SummaryPlugin:
             return (yield)
         finally:
             if self.tally.lost:
-                terminalreporter.write_line(f"hardening: lost scenarios: {'; '.join(self.tally.lost[:20])}")
+                names = [name if len(name) <= 90 else name[:87] + "..." for name in self.tally.lost[:12]]
+                more = f"; and {len(self.tally.lost) - len(names)} more" if len(self.tally.lost) > len(names) else ""
+                terminalreporter.write_line(f"hardening: lost scenarios: {'; '.join(names)}{more}")
             terminalreporter.write_line(self.tally.line())
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -447,7 +452,9 @@ def module(name: str, args: dict[str, Any], tmp: Path, *, check: bool = False, d
     # of the module's own (and shows its traceback with ANSIBLE_DISPLAY_TRACEBACK); older ansible prints MODULE FAILURE
     # and the traceback itself. Either is one traceback shown to a user.
     crashed = _crashed(result, printed)
-    TALLY.tracebacks += 1 if crashed else 0
+    if crashed:
+        with TALLY.lock:
+            TALLY.tracebacks += 1
     return Answer(result, failed, crashed)
 
 
@@ -507,7 +514,9 @@ def module_batch(calls: list[tuple[str, dict[str, Any], bool]], tmp: Path, *, cw
     for number in range(len(calls)):
         result: dict[str, Any] = results[str(number)]
         crashed = _crashed(result, "")
-        TALLY.tracebacks += 1 if crashed else 0
+        if crashed:
+            with TALLY.lock:
+                TALLY.tracebacks += 1
         answers.append(Answer(result, bool(result.get("failed")), crashed))
     # What the play printed for every task together: a traceback there is one more shown to a user.
     if not any(answer.crashed for answer in answers):

@@ -223,9 +223,7 @@ def test_platform_path_module():
 
 def test_scan_can_leave_other_folders_unwalked(tmp_path, build_tree):
     """walk_other=False (a cache_dir that is /, a home or system folder): pip's buckets only, the rest is not entered."""
-    root = build_tree(
-        str(tmp_path / "c"), {"wheels/aa/bb/cc/dd/x-1.0-py3-none-any.whl": (10, 1), "junk/deep/er/file": (500, 1), "top.txt": (7, 1)}
-    )
+    root = build_tree(str(tmp_path / "c"), {"wheels/aa/bb/cc/dd/x-1.0-py3-none-any.whl": (10, 1), "junk/deep/er/file": (500, 1), "top.txt": (7, 1)})
     full = scan(root)
     bounded = scan(root, walk_other=False)
     assert (full.other.bytes, full.other.dirs) == (507, 3)
