@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -242,7 +243,7 @@ def test_report_playbook_over_ssh_with_powershell(tmp_path: Path) -> None:
         "ansible_python_interpreter": "/usr/bin/python3",
         "pip_cache_environment": {"PIP_CACHE_DIR": str(cache)},
         # The connecting user only (user=all would read every account of the machine running the test).
-        "pip_cache_user": os.environ.get("USER") or __import__("pwd").getpwuid(os.getuid()).pw_name,
+        "pip_cache_user": pwd.getpwuid(os.getuid()).pw_name,
     }
     inventory = write_inventory(tmp_path / "inventory", {"windows": {"sshwin": host}})
     report = tmp_path / "report"
