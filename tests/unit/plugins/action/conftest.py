@@ -30,6 +30,9 @@ from ansible.plugins import loader as plugin_loader
 from ansible.plugins.loader import action_loader, connection_loader, shell_loader
 from ansible.template import Templar
 
+# One reader of PowerShell's quoting for the unit tests and the oracle's stand-in Windows host.
+from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import PWSH_QUOTES, pwsh_tokens  # noqa: F401
+
 try:
     from ansible.module_utils.testing import patch_module_args
 except ImportError:  # ansible-core < 2.19
@@ -46,46 +49,8 @@ except ImportError:  # ansible-core < 2.19
 
 
 WINDOWS_TEMP = "C:\\Users\\O'Brien Smith\\AppData\\Local\\Temp"
-PWSH_QUOTES = "'\u2018\u2019\u201a\u201b"
 # (connection, shell): every way Ansible reaches a Windows host.
 WINDOWS_CONNECTIONS = [("winrm", "cmd"), ("psrp", "powershell"), ("ssh", "powershell"), ("ssh", "cmd")]
-
-
-def pwsh_tokens(text):
-    """Split one PowerShell statement into its arguments: '...' strings (a doubled quote is one quote), bare words."""
-    tokens = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char.isspace():
-            index += 1
-            continue
-        if char in PWSH_QUOTES:
-            value = []
-            index += 1
-            while True:
-                if index >= len(text):
-                    raise ValueError(f"unterminated string in {text!r}")
-                if text[index] in PWSH_QUOTES:
-                    if index + 1 < len(text) and text[index + 1] in PWSH_QUOTES:
-                        value.append(text[index])
-                        index += 2
-                        continue
-                    index += 1
-                    break
-                value.append(text[index])
-                index += 1
-            tokens.append("".join(value))
-            continue
-        end = index
-        while end < len(text) and not text[end].isspace():
-            if text[end] in PWSH_QUOTES or text[end] in '"$`;(){}|&<>@#,':
-                if not (end == index and text[end] == "&"):
-                    raise ValueError(f"a bare word holds {text[end]!r} in {text!r}: it needed quoting")
-            end += 1
-        tokens.append(text[index:end])
-        index = end
-    return tokens
 
 
 def decode_command(cmd):

@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import shutil
+import subprocess
 import zipfile
 
 import pytest
@@ -316,9 +317,12 @@ def test_delegated_host_variables_count(psrp_connection, windows_host, cache):
 def old_python():
     """A Python older than 3.9 on this machine, if there is one (the launcher must answer it with a result)."""
     for version in ("3.8", "3.7", "3.6"):
-        found = shutil.which(f"python{version}") or next(iter(sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}")))), None)
-        if found:
-            return found
+        # pyenv's own build first: its shim on PATH exits 127 unless that version is activated.
+        candidates = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}")))
+        candidates += [found] if (found := shutil.which(f"python{version}")) else []
+        for candidate in candidates:
+            if subprocess.run([candidate, "-c", "import sys"], capture_output=True, check=False).returncode == 0:
+                return candidate
     return None
 
 
