@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import platform
+import pwd
 import shutil
 import subprocess
 import sys
@@ -48,11 +49,7 @@ from measure import BenchError, Series, copy_tree, loadavg, peak_method, pressur
 DEFAULT_SIZES = (100_000, 1_000_000)
 LARGE = 500_000  # sizes from here on get the large-size run count
 SMOKE_FILES = 300
-FLEET_NOTE = (
-    "the fleet report playbook does not exist yet: the fleet rows run pip_cache_info ad hoc (ansible all -m fleet.cache.pip_cache_info)"
-    if not (REPO / "playbooks" / "report.yml").exists()
-    else "the fleet rows run pip_cache_info ad hoc (ansible all -m fleet.cache.pip_cache_info), not playbooks/report.yml (not benched yet)"
-)
+FLEET_NOTE = "the fleet rows run the report playbook (ansible-playbook fleet.cache.report, its files into a temporary folder) against the command module"
 HALF_YEAR = 182 * 86400
 
 # The engine's side of each operation: run as `python -I -c CODE ENGINE_ROOT CACHE ARG DRY`.
@@ -118,7 +115,7 @@ OPERATIONS = {
     "prune-size-dry": "prune by size: engine, dry run",
     "prune-age": "prune by age: engine",
     "prune-age-dry": "prune by age: engine, dry run",
-    "fleet": "fleet: ansible pip_cache_info",
+    "fleet": "fleet: report playbook",
 }
 MEMORY_OPS = ("info", "list", "remove-glob", "remove-name", "purge", "purge-dry", "prune-size", "prune-size-dry", "prune-age", "prune-age-dry")
 
@@ -493,14 +490,33 @@ def _fleet(ctx: Context) -> tuple[Path, list[Path]]:
 def group_fleet(ctx: Context, runs: int) -> None:
     _home, caches = _fleet(ctx)
     hosts = len(caches)
-    inventory = ctx.scratch / "fleet.ini"
-    lines = ["[fleet]"]
-    for number, cache in enumerate(caches, start=1):
-        lines.append(f"h{number:02d} ansible_connection=local ansible_python_interpreter={ctx.python} cache_dir={cache}")
-    inventory.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    inventory = ctx.scratch / "fleet.yml"
+    user = pwd.getpwuid(os.getuid()).pw_name
+    inventory.write_text(
+        json.dumps(
+            {
+                "fleet": {
+                    "hosts": {
+                        f"h{number:02d}": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": str(ctx.python),
+                            "cache_dir": str(cache),
+                            "pip_cache_user": user,
+                            "pip_cache_become": False,
+                            "pip_cache_environment": {"HOME": str(cache.parents[1]), "XDG_CACHE_HOME": ""},
+                        }
+                        for number, cache in enumerate(caches, start=1)
+                    }
+                }
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     forks = str(ctx.args.forks)
-    ctx.say(f"  fleet: {hosts} local hosts, -f {forks}: pip_cache_info vs command '{ctx.pip.version} pip cache info' ({runs} run(s))")
-    module = ["all", "-i", str(inventory), "-f", forks, "-m", "fleet.cache.pip_cache_info", "-a", "cache_dir={{ cache_dir }}"]
+    ctx.say(f"  fleet: {hosts} local hosts, -f {forks}: report playbook vs command '{ctx.pip.version} pip cache info' ({runs} run(s))")
+    folder = ctx.scratch / "fleet-report"
+    playbook = [str(ctx.ansible.parent / "ansible-playbook"), "-i", str(inventory), "-f", forks, "fleet.cache.report", "-e", f"pip_cache_report_dir={folder}"]
     command = [
         "all",
         "-i",
@@ -513,14 +529,21 @@ def group_fleet(ctx: Context, runs: int) -> None:
         f"{ctx.pip.python} -m pip cache info --cache-dir {{{{ cache_dir }}}}",
     ]
     sides = [
-        ("module", ("ansible all -m fleet.cache.pip_cache_info", lambda _t: (ctx.ansible_cmd(*module), ctx.ansible_env))),
+        ("report", ("ansible-playbook fleet.cache.report", lambda _t: (playbook, ctx.ansible_env))),
         ("command", ("ansible all -m command -a 'pip cache info'", lambda _t: (ctx.ansible_cmd(*command), ctx.ansible_env))),
     ]
-    series = alternate(ctx, sides, runs)
-    for key in ("module", "command"):
-        successes = series[key].samples[-1].stdout.count("| SUCCESS") + series[key].samples[-1].stdout.count("| CHANGED")
-        ctx.check(f"fleet {key}: every host answered", "fleet", successes == hosts, f"{successes} of {hosts}")
-    ctx.rows.append(Row("fleet", f"{hosts} hosts x {ctx.args.fleet_files:,}", series["module"], series["command"], note=FLEET_NOTE))
+    series = alternate(ctx, sides, runs, prepare=lambda key, _number: remove_tree(folder) if key == "report" else None)
+    recap = series["report"].samples[-1].stdout
+    reported = json.loads((folder / "report.json").read_text(encoding="utf-8")) if (folder / "report.json").exists() else {}
+    answered = len(reported.get("caches", []))
+    ctx.check("fleet report: every host's cache in report.json", "fleet", answered == hosts and not reported.get("missing"), f"{answered} of {hosts}")
+    counted = reported.get("totals", {}).get("files")
+    ctx.check("fleet report: total files as generated", "fleet", counted == hosts * ctx.args.fleet_files, f"{counted} of {hosts * ctx.args.fleet_files}")
+    files = {name for name in ("report.json", "report.csv", "report.md", "index.html") if (folder / name).exists()}
+    ctx.check("fleet report: every report file written", "fleet", len(files) == 4, ", ".join(sorted(files)) or recap[-300:])
+    successes = series["command"].samples[-1].stdout.count("| SUCCESS") + series["command"].samples[-1].stdout.count("| CHANGED")
+    ctx.check("fleet command: every host answered", "fleet", successes == hosts, f"{successes} of {hosts}")
+    ctx.rows.append(Row("fleet", f"{hosts} hosts x {ctx.args.fleet_files:,}", series["report"], series["command"], note=FLEET_NOTE))
 
 
 def profile_engine(ctx: Context, size: int, master: Path, manifest: dict[str, Any], out_dir: Path) -> None:
@@ -801,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
             sizes = ", ".join(f"{size:,}" for size in args.size_list)
             runs = f"runs {args.run_counts}, purge/prune {args.destructive_runs}"
             ctx.say(f"bench: sizes {sizes}; {runs}; pip {pip.version}; {os.cpu_count()} cores; load {load_start}")
-            for size in args.size_list:
+            for size in args.size_list if args.groups - {"fleet"} or args.profile else ():  # --only fleet: no per-size cache to make
                 run_size(ctx, size)
             if "fleet" in args.groups:
                 try:

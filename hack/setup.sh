@@ -2,7 +2,7 @@
 # Set up the controller virtualenv (.venv/) and build + install the collection (.build/).
 #
 #   hack/setup.sh          controller tools (requirements/controller.txt)
-#   hack/setup.sh --test   also the test and lint tools (requirements/test.txt)
+#   hack/setup.sh --test   also the test and lint tools (requirements/test.txt), and Chromium (hack/chromium.sh)
 #
 # Idempotent and quick when nothing changed: the venv is keyed by the interpreter's path and a hash
 # of the requirements files, the collection build by a hash of the files git sees.
@@ -126,4 +126,9 @@ if [ "$(cat "$BUILD/.stamp-collection" 2>/dev/null || true)" != "$DIGEST" ] || [
     rm -rf "$INSTALLED/ansible_collections/fleet/cache"
     quiet "$BUILD/galaxy-install.log" env ANSIBLE_COLLECTIONS_PATH="$INSTALLED" "$VENV/bin/ansible-galaxy" collection install --force --no-deps -p "$INSTALLED" "$TARBALL"
     echo "$DIGEST" >"$BUILD/.stamp-collection"
+fi
+
+# --- 5. tests only: a headless Chromium for the HTML report test (never fails the set-up) --------
+if [ "$WITH_TEST" = 1 ]; then
+    "$ROOT/hack/chromium.sh"
 fi

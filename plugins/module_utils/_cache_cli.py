@@ -21,23 +21,30 @@ import os
 import sys
 from typing import Any, Optional
 
-from ._cache_common import CacheError, InvalidValue, human_size, parse_duration, parse_size
+from ._cache_common import CacheError, InvalidValue, human_size
 from ._cache_maintain import give_back, move_content
-from ._cache_module import Target, host_platform, targets
-from ._cache_remove import PURGE_EXTRAS, Request, check_cache_dir, remove
-from ._cache_scan import NameMatcher, scan
+from ._cache_module import Target, homes, targets
+from ._cache_remove import PURGE_EXTRAS, Request, check_cache_dir
+from ._cache_task_cache import build_request, remove_each
 
 PROG = "fleet-cache"
 
 
 class _Options:
-    """What the engine's target resolution reads from a module: its params."""
+    """What the engine's tasks read from a module: its params; a failure is raised, with the command line's option name."""
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
 
     def run_command(self, args: list[str]) -> tuple[int, str, str]:  # pragma: no cover - only with a python option, never set here
         raise InvalidValue("not available from the command line", option="python")
+
+    def fail_json(self, msg: str, option: Optional[str] = None, **_details: Any) -> None:
+        raise InvalidValue(msg.split(": ", 1)[1] if option and msg.startswith(f"{option}: ") else msg, option=_flag(option))
+
+
+def _flag(option: Optional[str]) -> Optional[str]:
+    return "--" + option.replace("_", "-") if option else None
 
 
 def _environment(pairs: Optional[list[str]]) -> dict[str, str]:
@@ -64,82 +71,36 @@ def _targets(args: argparse.Namespace) -> list[Target]:
     return found
 
 
-def _homes() -> list[str]:
-    """Home folders the removal refuses to treat as a cache (as the pip_cache module does)."""
-    homes: list[str] = []
-    try:
-        import pwd
-
-        homes.extend(entry.pw_dir for entry in pwd.getpwall() if entry.pw_dir not in ("/", ""))
-    except ImportError:
-        pass
-    homes.append(os.environ.get("HOME", ""))
-    return homes
-
-
 def _request(args: argparse.Namespace) -> Request:
-    min_age = parse_duration(args.min_age, option="--min-age")
-    if args.command == "purge":
-        case_insensitive = host_platform() == "win32"
-        return Request(
-            mode="purged", purge_extras=frozenset(args.purge_extras or []), min_age=min_age, matcher=NameMatcher(glob="*", case_insensitive=case_insensitive)
-        )
-    if args.max_age is None and args.max_size is None and not args.ci:
+    """The pip_cache module's request (build_request) from the command's options."""
+    if args.command == "prune" and args.max_age is None and args.max_size is None and not args.ci:
         raise InvalidValue("give --max-age, --max-size or --ci")
-    max_age = parse_duration(args.max_age, option="--max-age") if args.max_age is not None else None
-    max_size = parse_size(args.max_size, option="--max-size") if args.max_size is not None else None
-    return Request(mode="pruned", max_age=max_age, max_size=max_size, ci=args.ci, min_age=min_age)
+    params = {
+        "state": "purged" if args.command == "purge" else "pruned",
+        "purge_extras": getattr(args, "purge_extras", None) or [],
+        "min_age": args.min_age,
+        "max_age": getattr(args, "max_age", None),
+        "max_size": getattr(args, "max_size", None),
+        "ci": bool(getattr(args, "ci", False)),
+    }
+    try:
+        return build_request(_Options(params))
+    except CacheError as error:
+        if error.option and not error.option.startswith("--"):
+            error.option = _flag(error.option)
+        raise
 
 
 def run_removal(args: argparse.Namespace) -> dict[str, Any]:
-    """prune or purge every cache the users' pip uses, each distinct directory once."""
+    """prune or purge every cache the users' pip uses, each distinct directory once, as the pip_cache module does."""
     request = _request(args)
-    homes = _homes()
-    caches: list[dict[str, Any]] = []
-    by_dir: dict[str, dict[str, Any]] = {}
-    totals = {"files": 0, "dirs": 0, "entries": 0, "bytes": 0}
-    before_all = {"entries": 0, "files": 0, "bytes": 0}
-    after_all = {"entries": 0, "files": 0, "bytes": 0}
     warnings: list[str] = []
-    error_count = 0
-    for target in _targets(args):
-        resolution = target.resolution
-        warnings.extend(f"{target.account.name}: {warning}" for warning in resolution.warnings)
-        directory = resolution.cache_dir
-        if directory is None:
-            caches.append({"cache_dir": None, "users": [target.account.name], "source": resolution.source, "disabled_reason": resolution.disabled_reason})
-            continue
-        if directory in by_dir:
-            by_dir[directory]["users"].append(target.account.name)
-            continue
-        check_cache_dir(directory, homes=homes, allow_unsafe=args.allow_unsafe_cache_dir)
-        before_scan = scan(directory)
-        outcome = remove(directory, request, dry_run=args.dry_run, list_limit=0, total_bytes=before_scan.total.bytes)
-        warnings.extend(outcome.warnings)
-        error_count += outcome.errors.count
-        total = before_scan.total
-        before = {"entries": total.entries, "files": total.files, "bytes": total.bytes}
-        after = {key: max(0, before[key] - getattr(outcome, key)) for key in before}
-        removed = outcome.as_dict()
+    result, error_count = remove_each(_targets(args), request, dry_run=args.dry_run, limit=0, allow_unsafe=args.allow_unsafe_cache_dir, warn=warnings.append)
+    result["removed"] = {key: value for key, value in result["removed"].items() if key not in ("paths", "paths_truncated")}
+    for item in result["caches"]:
         for key in ("paths", "paths_truncated"):
-            removed.pop(key)
-        item = {"cache_dir": directory, "users": [target.account.name], "source": resolution.source, "removed": removed, "before": before, "after": after}
-        by_dir[directory] = item
-        caches.append(item)
-        for key in totals:
-            totals[key] += removed[key]
-        for key in before_all:
-            before_all[key] += before[key]
-            after_all[key] += after[key]
-    return {
-        "changed": totals["files"] > 0 or totals["dirs"] > 0,
-        "removed": dict(totals, freed=human_size(totals["bytes"])),
-        "before": before_all,
-        "after": after_all,
-        "caches": caches,
-        "warnings": warnings,
-        "error_count": error_count,
-    }
+            item.get("removed", {}).pop(key, None)
+    return dict(result, warnings=warnings, error_count=error_count)
 
 
 def run_fix_ownership(args: argparse.Namespace) -> dict[str, Any]:
@@ -165,13 +126,13 @@ def run_move(args: argparse.Namespace) -> dict[str, Any]:
         sources = [target.resolution.cache_dir for target in _targets(args) if target.resolution.cache_dir]
     moves = []
     seen: set[str] = set()
-    homes = _homes()
+    refused = homes()
     for source in sources:
         real = os.path.realpath(source)
         if real in seen:
             continue
         seen.add(real)
-        check_cache_dir(real, homes=homes, allow_unsafe=args.allow_unsafe_cache_dir)
+        check_cache_dir(real, homes=refused, allow_unsafe=args.allow_unsafe_cache_dir)
         moves.append(move_content(real, args.to, dry_run=args.dry_run))
     files = sum(item.files + item.duplicates for item in moves)
     dirs = sum(item.dirs_removed for item in moves)

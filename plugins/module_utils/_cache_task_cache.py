@@ -12,11 +12,11 @@ run_command, backup_local. Standard library only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ._cache_common import human_size, parse_duration, parse_size
 from ._cache_http import identify_for_removal
-from ._cache_module import homes, host_platform, targets
+from ._cache_module import Target, homes, host_platform, targets
 from ._cache_remove import Request, check_cache_dir, remove
 from ._cache_scan import NameMatcher, check_glob_pattern, scan
 from ._cache_version import parse_requirement
@@ -78,18 +78,36 @@ def run(module: Any) -> dict[str, Any]:
     if params["limit"] < 0:
         module.fail_json(msg="limit: must be 0 or more", option="limit")
     request = build_request(module)
+    found = targets(module, resolve_commands=False)
+    result, _error_count = remove_each(
+        found, request, dry_run=module.check_mode, limit=params["limit"], allow_unsafe=params["allow_unsafe_cache_dir"], warn=module.warn
+    )
+    if module._diff:
+        result["diff"] = {
+            "before": {item["cache_dir"]: item["before"] for item in result["caches"] if item.get("before")},
+            "after": {item["cache_dir"]: item["after"] for item in result["caches"] if item.get("after")},
+        }
+    return result
+
+
+def remove_each(
+    found: list[Target], request: Request, *, dry_run: bool, limit: int, allow_unsafe: bool, warn: Callable[[str], None]
+) -> tuple[dict[str, Any], int]:
+    """Apply ``request`` to the cache each target's pip uses, each distinct directory once (the pip_cache module's
+    result, and the scheduled job's); returns the result and how many paths could not be removed or read."""
     refused = homes()
     caches: list[dict[str, Any]] = []
     by_dir: dict[str, dict[str, Any]] = {}
     totals = {"files": 0, "dirs": 0, "entries": 0, "bytes": 0}
     paths: list[str] = []
     truncated = False
+    error_count = 0
     before_all = {"entries": 0, "files": 0, "bytes": 0}
     after_all = {"entries": 0, "files": 0, "bytes": 0}
-    for target in targets(module, resolve_commands=False):
+    for target in found:
         resolution = target.resolution
         for warning in resolution.warnings:
-            module.warn(f"{target.account.name}: {warning}")
+            warn(f"{target.account.name}: {warning}")
         directory = resolution.cache_dir
         if directory is None:
             caches.append({"cache_dir": None, "users": [target.account.name], "source": resolution.source, "disabled_reason": resolution.disabled_reason})
@@ -97,14 +115,15 @@ def run(module: Any) -> dict[str, Any]:
         if directory in by_dir:
             by_dir[directory]["users"].append(target.account.name)
             continue
-        check_cache_dir(directory, homes=refused, allow_unsafe=params["allow_unsafe_cache_dir"])
+        check_cache_dir(directory, homes=refused, allow_unsafe=allow_unsafe)
         before_scan = scan(directory, case_insensitive=request.case_insensitive)
-        outcome = remove(directory, request, dry_run=module.check_mode, list_limit=params["limit"], total_bytes=before_scan.total.bytes)
+        outcome = remove(directory, request, dry_run=dry_run, list_limit=limit, total_bytes=before_scan.total.bytes)
         for warning in outcome.warnings:
-            module.warn(warning)
+            warn(warning)
         if outcome.errors.count:
             first = outcome.errors.items[0]
-            module.warn(f"{directory}: {outcome.errors.count} path(s) could not be removed or read, first: {first['path']}: {first['error']}")
+            warn(f"{directory}: {outcome.errors.count} path(s) could not be removed or read, first: {first['path']}: {first['error']}")
+        error_count += outcome.errors.count
         total = before_scan.total
         before = {"entries": total.entries, "files": total.files, "bytes": total.bytes}
         after = {
@@ -132,8 +151,8 @@ def run(module: Any) -> dict[str, Any]:
         paths.extend(removed["paths"])
         truncated = truncated or removed["paths_truncated"]
     paths.sort()
-    if len(paths) > params["limit"]:
-        paths, truncated = paths[: params["limit"]], True
+    if len(paths) > limit:
+        paths, truncated = paths[:limit], True
     changed = totals["files"] > 0 or totals["dirs"] > 0
     result: dict[str, Any] = {
         "changed": changed,
@@ -142,9 +161,4 @@ def run(module: Any) -> dict[str, Any]:
         "after": after_all,
         "caches": caches,
     }
-    if module._diff:
-        result["diff"] = {
-            "before": {item["cache_dir"]: item["before"] for item in caches if item.get("before")},
-            "after": {item["cache_dir"]: item["after"] for item in caches if item.get("after")},
-        }
-    return result
+    return result, error_count

@@ -86,6 +86,28 @@ def test_dry_run_changes_nothing_and_predicts_the_real_run(two_caches: tuple[Pat
     assert again["changed"] is False
 
 
+def test_the_job_removes_through_the_modules_code(two_caches: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """One implementation: the job builds the pip_cache module's request (Windows hosts match names case-insensitively)
+    and refuses the home folders the module refuses (Windows profiles, USERPROFILE), not a list of its own."""
+    from ansible_collections.fleet.cache.plugins.module_utils import _cache_task_cache
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(_cache_task_cache, "host_platform", lambda: "win32")
+    for argv in (["prune", "--max-size", "1"], ["purge"]):
+        assert cli._request(parser.parse_args(argv)).case_insensitive is True, argv
+    monkeypatch.undo()
+    assert cli._request(parser.parse_args(["prune", "--max-size", "1"])).case_insensitive is (sys.platform == "win32")
+    cache, _other = two_caches
+    profile = cache.parent
+    before = _tree(profile)
+    monkeypatch.setenv("USERPROFILE", str(profile))
+    assert cli.main(["purge", "--cache-dir", str(profile)]) == 1
+    assert f"refusing to delete from {str(profile)!r}" in capsys.readouterr().err
+    assert _tree(profile) == before
+    assert cli.main(["purge", "--cache-dir", str(cache), "--min-age", "soon"]) == 1
+    assert "--min-age: " in capsys.readouterr().err and _tree(profile) == before
+
+
 def test_summary_line_and_exit_codes(two_caches: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     cache, _other = two_caches
     assert cli.main(["prune", "--cache-dir", str(cache), "--max-age", "5d"]) == 0
