@@ -25,7 +25,7 @@ from ._cache_scan import CappedList, NameMatcher, is_wheel_file, scan
 from ._cache_walk import FileItem, Listing, WalkErrors, remove_dir, remove_root, walk
 
 PURGE_EXTRAS = ("selfcheck", "build_dirs", "stray_wheels")
-HISTOGRAM_BINS = 65536
+HISTOGRAM_BINS = 4096
 
 
 @dataclass

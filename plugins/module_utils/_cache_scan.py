@@ -10,16 +10,19 @@ Standard library only.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import heapq
 import ntpath
 import os
 import posixpath
+import stat
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ._cache_common import InvalidValue, iso_time, normalize_name, parse_wheel_filename, pip_format_size
-from ._cache_walk import FileItem, Listing, WalkErrors, walk
+from . import _cache_walk
+from ._cache_walk import MAX_DEPTH, FileItem, Listing, WalkErrors, walk
 
 BUCKETS = ("http-v2", "http", "wheels", "selfcheck")
 DEFAULT_LIST_LIMIT = 1000
@@ -304,7 +307,11 @@ def scan(
         for entry in top:
             if entry.name in buckets:
                 if entry.is_dir():  # pip's os.walk enters a bucket that is a link to a folder
-                    walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
+                    if on_http_file is None:
+                        count = _count_bucket(entry.path, entry.name, buckets[entry.name], errors, case_insensitive, list_matcher, wheels)
+                        pip_count[0] += count
+                    else:
+                        walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True, read_only=True)
                     continue
             if not walk_other:
                 continue
@@ -313,13 +320,102 @@ def scan(
             except OSError:
                 continue
             if entry.is_dir(follow_symlinks=False):
-                walk(entry.path, _count_into(other), errors=errors)
+                walk(entry.path, _count_into(other), errors=errors, read_only=True)
                 other.entries += 1
             else:
                 other.add_file(FileItem(entry.name, 0 if entry.is_symlink() else info.st_size, info.st_mtime, entry.is_symlink(), True))
                 other.entries += 1
     path_module = os.path
     return ScanResult(cache_dir, exists, buckets, other, pip_count[0], wheels, errors, path_module)
+
+
+def _count_bucket(
+    root: str,
+    bucket: str,
+    stats: BucketStats,
+    errors: WalkErrors,
+    case_insensitive: bool,
+    list_matcher: Optional[NameMatcher],
+    wheels: Optional[CappedList],
+) -> int:
+    """The figures of one bucket as the visitor in ``scan`` computes them, in a flat loop of ``os.scandir`` calls.
+
+    The same rules as ``_cache_walk.walk`` (links never followed, a link counted as 0 bytes and as no file when it
+    points at a folder, files vanishing skipped, other errors reported, nothing deeper than MAX_DEPTH entered), without
+    an object per file or folder: a scan is bound by system calls, and this keeps Python's share small.
+    Returns how many wheel files pip's own ``*-*.whl`` pattern counts.
+    """
+    pip_pattern = PIP_ALL_WHEELS.glob or "*-*.whl"
+    is_wheels, is_http_v2 = bucket == "wheels", bucket == "http-v2"
+    count_entries = bucket not in ("wheels", "http-v2")
+    pip_count = 0
+    files = size = dirs = entries = 0
+    oldest: Optional[float] = stats.oldest
+    newest: Optional[float] = stats.newest
+    pending: list[tuple[str, int]] = [(root, 0)]
+    while pending:
+        path, depth = pending.pop()
+        try:
+            listed = _cache_walk.list_dir(path, None)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            errors.add(path, error)
+            continue
+        dirs += 1
+        stems: set[str] = set()
+        for entry in listed:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folder = True
+                else:
+                    info = entry.stat(follow_symlinks=False)
+                    folder = stat.S_ISDIR(info.st_mode)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                errors.add(entry.path, error)
+                continue
+            if folder:
+                if depth + 1 > MAX_DEPTH:
+                    errors.add(entry.path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
+                else:
+                    pending.append((entry.path, depth + 1))
+                continue
+            name = entry.name
+            if stat.S_ISLNK(info.st_mode):
+                if os.path.isdir(entry.path):  # os.walk lists a link to a folder among the folders: not a file
+                    continue
+                bytes_ = 0
+            else:
+                bytes_ = info.st_size
+            mtime = info.st_mtime
+            files += 1
+            size += bytes_
+            if oldest is None or mtime < oldest:
+                oldest = mtime
+            if newest is None or mtime > newest:
+                newest = mtime
+            if is_http_v2:
+                stems.add(name[:-5] if name.endswith(".body") else name)
+            elif is_wheels:
+                folded = name.lower() if case_insensitive else name
+                if folded.endswith(".whl"):
+                    entries += 1
+                if fnmatch.fnmatchcase(folded, pip_pattern):
+                    pip_count += 1
+                if wheels is not None and list_matcher is not None and list_matcher.matches_filename(name):
+                    full = os.path.join(path, name)
+                    wheels.add(full, WheelItem(full, name, bytes_, mtime))
+            elif count_entries:
+                entries += 1
+        entries += len(stems)
+    stats.files += files
+    stats.bytes += size
+    stats.dirs += dirs
+    stats.entries += entries
+    stats.oldest, stats.newest = oldest, newest
+    return pip_count
 
 
 def _count_into(stats: BucketStats) -> Callable[[Listing, list[tuple[str, object]]], object]:

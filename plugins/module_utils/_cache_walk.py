@@ -107,15 +107,22 @@ def _open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
     return os.open(name, flags, dir_fd=parent_fd)
 
 
-def _scan(path: str, fd: Optional[int]) -> list[os.DirEntry[str]]:
+def list_dir(path: str, fd: Optional[int]) -> list[os.DirEntry[str]]:
+    """One folder's entries in name order (by its descriptor when given): the one place every walk lists a folder."""
     with os.scandir(fd if fd is not None else path) as iterator:
         return sorted(iterator, key=lambda entry: entry.name)
 
 
 def _classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> tuple[str, Optional[FileItem]]:
-    """('dir', None) for a real folder, ('file', item) otherwise; links are never followed."""
+    """('dir', None) for a real folder, ('file', item) otherwise; links are never followed.
+
+    The folder test reads the listing's own file type (no system call where the file system gives one): only
+    files are stat'ed, for their size and time.
+    """
+    if entry.is_dir(follow_symlinks=False):
+        return "dir", None
     info = entry.stat(follow_symlinks=False)
-    if stat.S_ISDIR(info.st_mode):
+    if stat.S_ISDIR(info.st_mode):  # a folder that replaced a file since the listing
         return "dir", None
     if stat.S_ISLNK(info.st_mode):
         try:
@@ -133,8 +140,14 @@ def walk(
     errors: WalkErrors,
     dry_run: bool = True,
     follow_root_link: bool = False,
+    read_only: bool = False,
 ) -> object:
-    """Walk ``root`` post-order and return what ``visit`` returned for it (None if unreadable)."""
+    """Walk ``root`` post-order and return what ``visit`` returned for it (None if unreadable).
+
+    ``read_only`` walks by path, without a descriptor per folder: for scans that delete nothing, where no
+    unlink needs to be pinned to the folder that was listed. Links are still never followed (the file type
+    comes from the listing, without following).
+    """
     try:
         info = os.lstat(root)
     except FileNotFoundError:
@@ -145,21 +158,21 @@ def walk(
     if stat.S_ISLNK(info.st_mode) and not follow_root_link:
         return None
     try:
-        fd = _open_dir(root, None, root) if not stat.S_ISLNK(info.st_mode) else None
+        fd = _open_dir(root, None, root) if not stat.S_ISLNK(info.st_mode) and not read_only else None
     except OSError as error:
         if error.errno not in (errno.ENOENT,):
             errors.add(root, error)
         return None
     try:
-        return _walk_dir(root, fd, 0, visit, errors, dry_run)
+        return _walk_dir(root, fd, 0, visit, errors, dry_run or read_only, read_only)
     finally:
         if fd is not None:
             os.close(fd)
 
 
-def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool) -> object:
+def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool, read_only: bool = False) -> object:
     try:
-        entries = _scan(path, fd)
+        entries = list_dir(path, fd)
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -188,7 +201,7 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
             children.append((name, None))
             continue
         try:
-            child_fd = _open_dir(name, fd, child_path)
+            child_fd = None if read_only else _open_dir(name, fd, child_path)
         except FileNotFoundError:
             continue
         except OSError as error:
@@ -196,7 +209,7 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
             children.append((name, None))
             continue
         try:
-            children.append((name, _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run)))
+            children.append((name, _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run, read_only)))
         finally:
             if child_fd is not None:
                 os.close(child_fd)

@@ -83,7 +83,10 @@ options:
   max_size:
     description:
       - With O(state=pruned), remove the oldest entries until the whole cache is at most this size -
-        V(2GB), V(500MiB), V(1.5G) or bytes. Entries of the same second go in path order.
+        V(2GB), V(500MiB), V(1.5G) or bytes.
+      - The order is by age to within 1/4096 of the time between the oldest and the newest entry (to the second while
+        that span is under about an hour); entries closer in age than that go in the order of the walk. This keeps the
+        memory used the same for any size of cache.
     type: str
   ci:
     description: With O(state=pruned), drop every HTTP-cached download and keep locally built wheels (what C(uv cache prune --ci) does).

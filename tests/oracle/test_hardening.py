@@ -278,7 +278,7 @@ def test_two_module_purges_of_one_cache_at_once(tally: Tally, tmp_path: Path, de
 
 def test_files_vanish_between_listing_and_use(tally: Tally, tmp_path: Path, decoy: Decoy, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process deletes a fifth of every folder right after the walker listed it."""
-    real_scan = walker._scan
+    real_scan = walker.list_dir
     now = time.time()
     for number, mode in enumerate(["purged", "pruned", "absent", "scan", "downloads"]):
         cache = tmp_path / f"cache-{mode}"
@@ -298,7 +298,7 @@ def test_files_vanish_between_listing_and_use(tally: Tally, tmp_path: Path, deco
             return entries
 
         with tally.scenario(f"fault: files vanish mid-walk ({mode})", decoy), monkeypatch.context() as patch:
-            patch.setattr(walker, "_scan", scan_then_vanish)
+            patch.setattr(walker, "list_dir", scan_then_vanish)
             if mode == "scan":
                 result = scan.scan(str(cache))
                 assert result.errors.count == 0, result.errors.items

@@ -475,14 +475,14 @@ def test_unreadable_folder_is_reported_and_the_run_goes_on(cache, build_tree):
 
 def test_unreadable_folder_simulated(cache, build_tree, monkeypatch, tree_fingerprint):
     locked = os.path.join(cache, "wheels", "12", "34", "56")
-    real_scan = _cache_walk._scan
+    real_scan = _cache_walk.list_dir
 
     def scan_or_deny(path, fd):
         if path == locked:
             raise PermissionError(errno.EACCES, "Permission denied", path)
         return real_scan(path, fd)
 
-    monkeypatch.setattr(_cache_walk, "_scan", scan_or_deny)
+    monkeypatch.setattr(_cache_walk, "list_dir", scan_or_deny)
     before = tree_fingerprint(cache)
     dry = remove(cache, purge(build_tree.now), dry_run=True)
     assert tree_fingerprint(cache) == before
