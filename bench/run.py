@@ -415,6 +415,9 @@ def _fresh_copies(ctx: Context, master: Path, size: int) -> tuple[Any, Any]:
         target = ctx.scratch / f"copy-{size}-{key}-{number}"
         remove_tree(target)
         copy_tree(master, target)
+        # The copy (and the removal of the last one) leave gigabytes of dirty pages: written back now, they are
+        # not charged to whichever side is timed next.
+        os.sync()
         made[(key, number)] = target
         return target
 

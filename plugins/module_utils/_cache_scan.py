@@ -20,8 +20,8 @@ import stat
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from ._cache_common import InvalidValue, iso_time, normalize_name, parse_wheel_filename, pip_format_size
 from . import _cache_walk
+from ._cache_common import InvalidValue, iso_time, normalize_name, parse_wheel_filename, pip_format_size
 from ._cache_walk import MAX_DEPTH, FileItem, Listing, WalkErrors, walk
 
 BUCKETS = ("http-v2", "http", "wheels", "selfcheck")

@@ -26,9 +26,11 @@ import concurrent.futures
 import contextlib
 import fnmatch
 import importlib
+import json
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -41,7 +43,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
-from engine import http, remove, scan, version
+import yaml
+from engine import REPO_ROOT, http, remove, scan, version
 from hardening_support import (
     OLD,
     Answer,
@@ -63,6 +66,8 @@ from hardening_support import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env, make_projects
+
+from playbooks import ansible_env, fake_cache, local_host, playbook, write_inventory
 
 walker = importlib.import_module(remove.__name__.rsplit(".", 1)[0] + "._cache_walk")
 common = importlib.import_module(remove.__name__.rsplit(".", 1)[0] + "._cache_common")
@@ -1217,6 +1222,95 @@ def test_bad_input_names_the_option(tally: Tally, module_name: str, bad_input_ru
     assert not wrong, "\n".join(wrong)
     assert bad_input_runs.after == bad_input_runs.before, "a refused input changed nothing"
     assert not any(bad_input_runs.home.rglob("pip.conf")), "no configuration file was written"
+
+
+ROLE_SPEC = REPO_ROOT / "roles" / "pip_cache_policy" / "meta" / "argument_specs.yml"
+WRONG_BY_TYPE: dict[str, list[Any]] = {
+    "str": [{"a": 1}, [1, 2]],
+    "bool": ["maybe", {"a": 1}],
+    "int": ["many"],
+    "dict": ["not-a-dict", [1, 2]],
+    "list": [{"a": 1}],
+    "raw": [],
+}
+# Values of the right type that mean nothing: (variable, value, what a valid policy around it needs).
+ROLE_SEMANTIC: list[tuple[str, Any, dict[str, Any]]] = [
+    ("pip_cache_policy_users", {"root": 1}, {}),
+    ("pip_cache_policy_users", [], {}),
+    ("pip_cache_policy_max_size", "12XB", {"pip_cache_policy_max_age": ""}),
+    ("pip_cache_policy_max_size", "-5GB", {"pip_cache_policy_max_age": ""}),
+    ("pip_cache_policy_max_age", "soon", {}),
+    ("pip_cache_policy_min_age", "a while", {}),
+    ("pip_cache_policy_state", "limited", {"pip_cache_policy_max_age": ""}),
+    ("pip_cache_policy_cache_dir", "relative/pip-cache", {}),
+    ("pip_cache_policy_cache_dir_mode", "99999", {}),
+    ("pip_cache_policy_cache_dir_mode", "rwx", {}),
+    ("pip_cache_policy_cache_dir", "/srv/pip-cache", {"pip_cache_policy_state": "disabled"}),
+    ("pip_cache_policy_schedule_when", "noon", {"pip_cache_policy_schedule": True}),
+    ("pip_cache_policy_schedule", True, {"pip_cache_policy_state": "disabled"}),
+    ("pip_cache_policy_schedule_backend", "task", {"pip_cache_policy_schedule": True}),
+]
+
+
+def _role_bad_inputs() -> list[tuple[str, Any, dict[str, Any]]]:
+    """Every variable of the role's argument spec with values of the wrong type (and outside its choices), then the
+    hand-picked values of the right type that no policy can mean."""
+    options = yaml.safe_load(ROLE_SPEC.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"]
+    cases: list[tuple[str, Any, dict[str, Any]]] = []
+    for name, spec in sorted(options.items()):
+        for value in WRONG_BY_TYPE[spec.get("type", "str")]:
+            cases.append((name, value, {}))
+        if spec.get("choices"):
+            cases.append((name, "no-such-choice", {}))
+    return cases + ROLE_SEMANTIC
+
+
+def test_bad_role_variables_name_the_variable(tally: Tally, tmp_path: Path, decoy: Decoy) -> None:
+    """Every role variable given a wrong type or a value no policy can mean: each host fails with a message naming
+    that variable (or the module option it feeds, with the value), nothing crashes and nothing on disk changes.
+    One play over a host per case, so the whole lot costs one ansible-playbook run."""
+    home = tmp_path / "home"
+    fake_cache(home / ".cache" / "pip", seed=31, downloads=4, wheels=2, size=2000, now=time.time() - 400 * DAY)
+    before = tree_state(home)
+    base = {
+        "pip_cache_policy_users": "root",
+        "pip_cache_policy_state": "limited",
+        "pip_cache_policy_max_age": "3650d",
+        "pip_cache_policy_environment": {"HOME": str(home), "XDG_CACHE_HOME": "", "XDG_CONFIG_HOME": str(home / ".config")},
+        "pip_cache_policy_config_scope": "user",
+    }
+    cases = _role_bad_inputs()
+    hosts = {f"bad-{number:03d}": local_host(**{**base, **extra, name: value}) for number, (name, value, extra) in enumerate(cases)}
+    inventory = write_inventory(tmp_path / "inventory", {"bad": hosts})
+    play = tmp_path / "bad-role-vars.yml"
+    play.write_text("---\n- name: Bad role variables\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: fleet.cache.pip_cache_policy\n")
+    env = ansible_env(tmp_path, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_CALLBACK_FORMAT_PRETTY="false", ANSIBLE_FORKS="8")
+    run = playbook(play, inventory, tmp_path, env=env, timeout=900)
+    tally.saw(run.stderr)
+    # "fatal: [host]: FAILED! => {...}" and, for a loop's item, "failed: [host] (item=...) => {...}", one line each.
+    failures: dict[str, list[str]] = {}
+    for line in run.stdout.splitlines():
+        found = re.match(r"^(?:fatal|failed): \[([^\]]+)\].*? => (\{.*\})$", line)
+        if found:
+            result = json.loads(found.group(2))
+            failures.setdefault(found.group(1), []).append(str(result.get("msg", "")))
+    assert failures, run.explain()
+    wrong = []
+    for number, (name, value, _extra) in enumerate(cases):
+        host = f"bad-{number:03d}"
+        tally.bad_inputs += 1
+        message = " | ".join(failures.get(host, []))
+        option = name[len("pip_cache_policy_") :]
+        named = name in message or (f"{option}:" in message and str(value) in message)
+        crashed = tally.saw(message) > 0
+        try:
+            with tally.scenario(f"bad role variable: {name}={value!r}", decoy):
+                assert host in failures and named and not crashed, f"{name}={value!r}: failed={host in failures} message={message[:300]!r}"
+                tally.bad_inputs_refused += 1
+        except AssertionError as error:
+            wrong.append(str(error).splitlines()[0])
+    assert not wrong, "\n".join(wrong)
+    assert tree_state(home) == before, "a refused policy changed nothing"
 
 
 # --------------------------------------------------------------------------------------------------
