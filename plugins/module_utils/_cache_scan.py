@@ -171,6 +171,15 @@ class CappedList:
         elif key < self._heap[0][0].key:
             heapq.heapreplace(self._heap, entry)
 
+    def merge(self, other: CappedList) -> None:
+        """Add what ``other`` kept, and count everything it saw."""
+        for key, item in other.keyed_items():
+            self.add(key, item)
+        self.count += other.count - len(other._heap)
+
+    def keyed_items(self) -> list[tuple[str, Any]]:
+        return [(entry[0].key, entry[2]) for entry in sorted(self._heap, key=lambda entry: (entry[0].key, entry[1]))]
+
     @property
     def truncated(self) -> bool:
         return self.count > len(self._heap)
@@ -308,10 +317,14 @@ def scan(
             if entry.name in buckets:
                 if entry.is_dir():  # pip's os.walk enters a bucket that is a link to a folder
                     if on_http_file is None:
-                        count = _count_bucket(entry.path, entry.name, buckets[entry.name], errors, case_insensitive, list_matcher, wheels)
-                        pip_count[0] += count
+                        try:
+                            pip_count[0] += _count_bucket_into(entry.path, entry.name, buckets, errors, case_insensitive, list_matcher, wheels)
+                            continue
+                        except _PathTooLong:
+                            pass  # the walk below opens each folder relative to its parent: no limit on the path's length
+                        walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
                     else:
-                        walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True, read_only=True)
+                        walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
                     continue
             if not walk_other:
                 continue
@@ -320,13 +333,36 @@ def scan(
             except OSError:
                 continue
             if entry.is_dir(follow_symlinks=False):
-                walk(entry.path, _count_into(other), errors=errors, read_only=True)
+                walk(entry.path, _count_into(other), errors=errors)
                 other.entries += 1
             else:
                 other.add_file(FileItem(entry.name, 0 if entry.is_symlink() else info.st_size, info.st_mtime, entry.is_symlink(), True))
                 other.entries += 1
     path_module = os.path
     return ScanResult(cache_dir, exists, buckets, other, pip_count[0], wheels, errors, path_module)
+
+
+class _PathTooLong(Exception):
+    """A path in the bucket is longer than the system takes (PATH_MAX): the caller walks by descriptors instead."""
+
+
+def _count_bucket_into(
+    root: str,
+    bucket: str,
+    buckets: dict[str, BucketStats],
+    errors: WalkErrors,
+    case_insensitive: bool,
+    list_matcher: Optional[NameMatcher],
+    wheels: Optional[CappedList],
+) -> int:
+    """``_count_bucket`` into fresh totals, kept only when the whole bucket could be counted by path."""
+    stats, found, listed = BucketStats(), WalkErrors(), (CappedList(wheels.limit) if wheels is not None else None)
+    count = _count_bucket(root, bucket, stats, found, case_insensitive, list_matcher, listed)
+    buckets[bucket] = stats
+    errors.merge(found)
+    if wheels is not None and listed is not None:
+        wheels.merge(listed)
+    return count
 
 
 def _count_bucket(
@@ -360,6 +396,8 @@ def _count_bucket(
         except FileNotFoundError:
             continue
         except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:
+                raise _PathTooLong(path) from error
             errors.add(path, error)
             continue
         dirs += 1
@@ -374,6 +412,8 @@ def _count_bucket(
             except FileNotFoundError:
                 continue
             except OSError as error:
+                if error.errno == errno.ENAMETOOLONG:
+                    raise _PathTooLong(entry.path) from error
                 errors.add(entry.path, error)
                 continue
             if folder:

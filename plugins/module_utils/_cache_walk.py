@@ -86,6 +86,11 @@ class WalkErrors:
         self.count = 0
         self.items: list[dict[str, str]] = []
 
+    def merge(self, other: WalkErrors) -> None:
+        """Take in the errors another walk met."""
+        self.count += other.count
+        self.items.extend(other.items[: max(0, ERROR_CAP - len(self.items))])
+
     def add(self, path: str, error: BaseException) -> None:
         self.count += 1
         if len(self.items) < ERROR_CAP:
@@ -140,14 +145,8 @@ def walk(
     errors: WalkErrors,
     dry_run: bool = True,
     follow_root_link: bool = False,
-    read_only: bool = False,
 ) -> object:
-    """Walk ``root`` post-order and return what ``visit`` returned for it (None if unreadable).
-
-    ``read_only`` walks by path, without a descriptor per folder: for scans that delete nothing, where no
-    unlink needs to be pinned to the folder that was listed. Links are still never followed (the file type
-    comes from the listing, without following).
-    """
+    """Walk ``root`` post-order and return what ``visit`` returned for it (None if unreadable)."""
     try:
         info = os.lstat(root)
     except FileNotFoundError:
@@ -158,19 +157,19 @@ def walk(
     if stat.S_ISLNK(info.st_mode) and not follow_root_link:
         return None
     try:
-        fd = _open_dir(root, None, root) if not stat.S_ISLNK(info.st_mode) and not read_only else None
+        fd = _open_dir(root, None, root) if not stat.S_ISLNK(info.st_mode) else None
     except OSError as error:
         if error.errno not in (errno.ENOENT,):
             errors.add(root, error)
         return None
     try:
-        return _walk_dir(root, fd, 0, visit, errors, dry_run or read_only, read_only)
+        return _walk_dir(root, fd, 0, visit, errors, dry_run)
     finally:
         if fd is not None:
             os.close(fd)
 
 
-def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool, read_only: bool = False) -> object:
+def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool) -> object:
     try:
         entries = list_dir(path, fd)
     except FileNotFoundError:
@@ -201,7 +200,7 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
             children.append((name, None))
             continue
         try:
-            child_fd = None if read_only else _open_dir(name, fd, child_path)
+            child_fd = _open_dir(name, fd, child_path)
         except FileNotFoundError:
             continue
         except OSError as error:
@@ -209,7 +208,7 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
             children.append((name, None))
             continue
         try:
-            children.append((name, _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run, read_only)))
+            children.append((name, _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run)))
         finally:
             if child_fd is not None:
                 os.close(child_fd)

@@ -31,7 +31,7 @@ from ansible.plugins.loader import action_loader, connection_loader, shell_loade
 from ansible.template import Templar
 
 # One reader of PowerShell's quoting for the unit tests and the oracle's stand-in Windows host.
-from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import PWSH_QUOTES, pwsh_tokens  # noqa: F401
+from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import pwsh_tokens
 
 try:
     from ansible.module_utils.testing import patch_module_args
