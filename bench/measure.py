@@ -2,7 +2,9 @@
 
 Each measurement is one fresh child process: wall-clock time from spawn to exit, and its peak resident set
 size (max RSS: the rusage of exactly that child, including the descendants it waited for, as
-``getrusage(RUSAGE_CHILDREN)`` reports them).
+``getrusage(RUSAGE_CHILDREN)`` reports them: the largest of them, not their sum). An engine scan that shares its
+work with helper processes reports each helper's peak on stderr (``HELPER_PEAKS``); a sample's peak is then the
+sum of the scanning process's and every helper's.
 
 The child is started by GNU time (``/usr/bin/time -f %M``), not by this process: Linux carries the forking
 process's peak over into the child (a child forked from a 40 MiB Python reports at least 40 MiB, even ``du``),
@@ -13,6 +15,7 @@ and peaks are then floored at that launcher's own size (about 10 MiB).
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import shutil
 import statistics
@@ -38,6 +41,12 @@ class Sample:
     returncode: int
     stdout: str
     stderr: str
+    helper_peaks_bytes: list[int] = field(default_factory=list)
+
+    @property
+    def total_peak_bytes(self) -> int:
+        """The process's peak plus each helper process's own (pages they share counted in each: an upper bound)."""
+        return self.peak_bytes + sum(self.helper_peaks_bytes)
 
 
 @dataclass
@@ -58,7 +67,7 @@ class Series:
 
     @property
     def peak_mib(self) -> float | None:
-        return max(sample.peak_bytes for sample in self.samples) / 2**20 if self.samples else None
+        return max(sample.total_peak_bytes for sample in self.samples) / 2**20 if self.samples else None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -67,7 +76,8 @@ class Series:
             "median_s": _round(self.median),
             "runs_s": [_round(value) for value in self.seconds],
             "peak_mib": _round(self.peak_mib, 1),
-            "peaks_mib": [round(sample.peak_bytes / 2**20, 1) for sample in self.samples],
+            "peaks_mib": [round(sample.total_peak_bytes / 2**20, 1) for sample in self.samples],
+            "helper_peaks_mib": [[round(peak / 2**20, 1) for peak in sample.helper_peaks_bytes] for sample in self.samples],
         }
 
 
@@ -119,10 +129,21 @@ def run_measured(cmd: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str
         lines = rss.read().split()
     # GNU time writes "Command exited with non-zero status N" before the figure when the command fails.
     peak_kib = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-    sample = Sample(seconds, peak_kib * 1024, proc.returncode, stdout, stderr)
+    sample = Sample(seconds, peak_kib * 1024, proc.returncode, stdout, stderr, _helper_peaks(stderr))
     if check and proc.returncode != 0:
         raise BenchError(f"command failed (exit {proc.returncode}): {' '.join(args)}\nstderr: {stderr[-3000:]}\nstdout: {stdout[-3000:]}")
     return sample
+
+
+HELPER_PEAKS = "helper-peaks-kib: "
+"""The line an engine command writes to stderr: the peak memory of the helper processes its scan started."""
+
+
+def _helper_peaks(stderr: str) -> list[int]:
+    for line in stderr.splitlines():
+        if line.startswith(HELPER_PEAKS):
+            return [int(value) * 1024 for value in json.loads(line[len(HELPER_PEAKS) :])]
+    return []
 
 
 def run_quiet(cmd: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | None = None) -> None:

@@ -17,10 +17,10 @@ import ntpath
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from . import _cache_walk
+from . import _cache_parallel, _cache_walk
 from ._cache_common import InvalidValue, iso_time, normalize_name, parse_wheel_filename, pip_format_size
 from ._cache_walk import MAX_DEPTH, FileItem, Listing, WalkErrors, walk
 
@@ -200,6 +200,7 @@ class ScanResult:
     wheels: Optional[CappedList]
     errors: WalkErrors
     path_module: Any = os.path
+    helper_peaks_kib: list[int] = field(default_factory=list)
 
     @property
     def total(self) -> BucketStats:
@@ -259,11 +260,14 @@ def scan(
     case_insensitive: bool = False,
     on_http_file: Optional[Callable[[Listing, FileItem], None]] = None,
     walk_other: bool = True,
+    helpers: Optional[int] = None,
 ) -> ScanResult:
     """One walk of every bucket; ``list_matcher`` also lists the wheels it selects.
 
     ``walk_other=False`` leaves everything but the buckets alone (not entered, not counted): pip itself only ever
     looks into its buckets, and a directory that is no cache (/, a home folder) holds whole file systems.
+    ``helpers``: how many helper processes may share the counting of a large cache (default: one per CPU beyond
+    this process's own, at most ``_cache_parallel.MAX_HELPERS``; 0 counts in this process only).
     """
     errors = WalkErrors()
     buckets = {name: BucketStats() for name in BUCKETS}
@@ -306,81 +310,226 @@ def scan(
         return visit
 
     exists = os.path.isdir(cache_dir)
+    top: list[os.DirEntry[str]] = []
     if exists:
         try:
             with os.scandir(cache_dir) as iterator:
                 top = sorted(iterator, key=lambda entry: entry.name)
         except OSError as error:
             errors.add(cache_dir, error)
-            top = []
-        for entry in top:
-            if entry.name in buckets:
-                if entry.is_dir():  # pip's os.walk enters a bucket that is a link to a folder
-                    if on_http_file is None:
-                        try:
-                            pip_count[0] += _count_bucket_into(entry.path, entry.name, buckets, errors, case_insensitive, list_matcher, wheels)
-                            continue
-                        except _PathTooLong:
-                            pass  # the walk below opens each folder relative to its parent: no limit on the path's length
-                        walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
-                    else:
-                        walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
-                    continue
-            if not walk_other:
+    counted = _count_buckets(
+        [(entry.name, entry.path) for entry in top if entry.name in buckets and on_http_file is None and entry.is_dir()],
+        _Rules(case_insensitive, list_matcher, list_limit if wheels is not None else None),
+        helpers=_cache_parallel.available_helpers() if helpers is None else helpers,
+    )
+    for entry in top:
+        if entry.name in buckets:
+            if entry.is_dir():  # pip's os.walk enters a bucket that is a link to a folder
+                tally = counted.tallies.get(entry.name)
+                if tally is not None and not tally.too_long:
+                    buckets[entry.name] = tally.stats
+                    errors.merge(tally.errors)
+                    pip_count[0] += tally.pip_count
+                    if wheels is not None and tally.wheels is not None:
+                        wheels.merge(tally.wheels)
+                else:  # a path longer than PATH_MAX: the walk opens each folder relative to its parent, no limit
+                    walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
                 continue
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                walk(entry.path, _count_into(other), errors=errors)
-                other.entries += 1
-            else:
-                other.add_file(FileItem(entry.name, 0 if entry.is_symlink() else info.st_size, info.st_mtime, entry.is_symlink(), True))
-                other.entries += 1
+        if not walk_other:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            walk(entry.path, _count_into(other), errors=errors)
+            other.entries += 1
+        else:
+            other.add_file(FileItem(entry.name, 0 if entry.is_symlink() else info.st_size, info.st_mtime, entry.is_symlink(), True))
+            other.entries += 1
     path_module = os.path
-    return ScanResult(cache_dir, exists, buckets, other, pip_count[0], wheels, errors, path_module)
+    return ScanResult(cache_dir, exists, buckets, other, pip_count[0], wheels, errors, path_module, counted.helper_peaks_kib)
+
+
+SPLIT_AFTER = 10_000
+"""Files and folders the scanning process counts on its own before it shares the folders left with helpers."""
+
+_NO_STOP = 1 << 30
 
 
 class _PathTooLong(Exception):
     """A path in the bucket is longer than the system takes (PATH_MAX): the caller walks by descriptors instead."""
 
 
-def _count_bucket_into(
-    root: str,
-    bucket: str,
-    buckets: dict[str, BucketStats],
-    errors: WalkErrors,
-    case_insensitive: bool,
-    list_matcher: Optional[NameMatcher],
-    wheels: Optional[CappedList],
-) -> int:
-    """``_count_bucket`` into fresh totals, kept only when the whole bucket could be counted by path."""
-    stats, found, listed = BucketStats(), WalkErrors(), (CappedList(wheels.limit) if wheels is not None else None)
-    count = _count_bucket(root, bucket, stats, found, case_insensitive, list_matcher, listed)
-    buckets[bucket] = stats
-    errors.merge(found)
-    if wheels is not None and listed is not None:
-        wheels.merge(listed)
-    return count
+@dataclass
+class _Rules:
+    """What a count needs besides the folders: plain values, the same in every process."""
+
+    case_insensitive: bool
+    list_matcher: Optional[NameMatcher]
+    list_limit: Optional[int]  # None: no wheel list
 
 
-def _count_bucket(
-    root: str,
-    bucket: str,
-    stats: BucketStats,
-    errors: WalkErrors,
-    case_insensitive: bool,
-    list_matcher: Optional[NameMatcher],
-    wheels: Optional[CappedList],
-) -> int:
-    """The figures of one bucket as the visitor in ``scan`` computes them, in a flat loop of ``os.scandir`` calls.
+@dataclass
+class _Tally:
+    """What one process counted of one bucket; tallies of the same bucket from several processes add up."""
+
+    stats: BucketStats
+    errors: WalkErrors
+    wheels: Optional[CappedList]
+    pip_count: int = 0
+    too_long: bool = False
+
+    @classmethod
+    def empty(cls, rules: _Rules) -> _Tally:
+        return cls(BucketStats(), WalkErrors(), CappedList(rules.list_limit) if rules.list_limit is not None else None)
+
+    def to_wire(self) -> tuple[Any, ...]:
+        """Plain values only (marshal sends them between processes)."""
+        stats = self.stats
+        kept = [(key, (item.path, item.filename, item.size, item.mtime)) for key, item in self.wheels.keyed_items()] if self.wheels is not None else None
+        return (
+            (stats.files, stats.bytes, stats.entries, stats.dirs, stats.oldest, stats.newest),
+            (self.errors.count, self.errors.items),
+            (kept, self.wheels.count) if self.wheels is not None else None,
+            self.pip_count,
+            self.too_long,
+        )
+
+    @classmethod
+    def from_wire(cls, wire: tuple[Any, ...], rules: _Rules) -> _Tally:
+        figures, (error_count, error_items), listed, pip_count, too_long = wire
+        tally = cls.empty(rules)
+        tally.stats = BucketStats(*figures)
+        tally.errors.count, tally.errors.items = error_count, list(error_items)
+        if tally.wheels is not None and listed is not None:
+            kept, count = listed
+            for key, fields in kept:
+                tally.wheels.add(key, WheelItem(*fields))
+            tally.wheels.count = count
+        tally.pip_count, tally.too_long = pip_count, too_long
+        return tally
+
+    def merge(self, other: _Tally) -> None:
+        mine, theirs = self.stats, other.stats
+        mine.files += theirs.files
+        mine.bytes += theirs.bytes
+        mine.entries += theirs.entries
+        mine.dirs += theirs.dirs
+        for stamp in (theirs.oldest, theirs.newest):
+            if stamp is not None:
+                mine.oldest = stamp if mine.oldest is None else min(mine.oldest, stamp)
+                mine.newest = stamp if mine.newest is None else max(mine.newest, stamp)
+        self.errors.merge(other.errors)
+        if self.wheels is not None and other.wheels is not None:
+            self.wheels.merge(other.wheels)
+        self.pip_count += other.pip_count
+        self.too_long = self.too_long or other.too_long
+
+
+@dataclass
+class _Counted:
+    """Every bucket's tally, and the peak memory of each helper process that counted part of them."""
+
+    tallies: dict[str, _Tally]
+    helper_peaks_kib: list[int]
+
+
+# A unit of work: (bucket, folder, depth below the bucket).
+_Unit = tuple[str, str, int]
+
+
+def _count_buckets(roots: list[tuple[str, str]], rules: _Rules, *, helpers: int, split_after: Optional[int] = None) -> _Counted:
+    """Count the buckets ``roots`` names ((bucket, path) pairs), sharing the work with up to ``helpers`` processes.
+
+    The buckets' own folders are listed first, here; their sub-folders are the units of work. This process counts
+    units in order until it has seen ``split_after`` files and folders (a small cache never starts a helper), then
+    deals the units left out, one each in turn, to itself and the helpers. A helper that fails in any way gets its
+    units counted here: the figures are the same whichever process counted a folder.
+    """
+    split_after = SPLIT_AFTER if split_after is None else split_after
+    tallies = {bucket: _Tally.empty(rules) for bucket, _path in roots}
+    units: list[_Unit] = []
+    seen = 0
+    for bucket, path in roots:
+        later, count = _count_unit(tallies[bucket], bucket, path, 0, rules, stop_depth=1)
+        units.extend((bucket, folder, depth) for folder, depth in later)
+        seen += count
+    peaks: list[int] = []
+    index = 0
+    while index < len(units):
+        if helpers > 0 and seen >= split_after and len(units) - index > 1:
+            _share_out(tallies, units[index:], rules, helpers, peaks)
+            break
+        bucket, folder, depth = units[index]
+        index += 1
+        seen += _count_unit(tallies[bucket], bucket, folder, depth, rules)[1]
+    return _Counted(tallies, peaks)
+
+
+def _share_out(tallies: dict[str, _Tally], units: list[_Unit], rules: _Rules, helpers: int, peaks: list[int]) -> None:
+    ways = min(helpers, len(units) - 1) + 1
+    shares = [units[number::ways] for number in range(ways)]
+    started = []
+    for share in shares[1:]:
+        helper = _cache_parallel.start(lambda share=share: _count_share(share, rules))
+        if helper is None:
+            shares[0] = shares[0] + share  # no process could be started: count it here
+        else:
+            started.append((helper, share))
+    for bucket, folder, depth in shares[0]:
+        _count_unit(tallies[bucket], bucket, folder, depth, rules)
+    for helper, share in started:
+        outcome = _cache_parallel.finish(helper)
+        received = _received(outcome.result, rules)
+        if received is None:
+            for bucket, folder, depth in share:
+                _count_unit(tallies[bucket], bucket, folder, depth, rules)
+            continue
+        for bucket, tally in received.items():
+            tallies[bucket].merge(tally)
+        if outcome.peak_kib is not None:
+            peaks.append(outcome.peak_kib)
+
+
+def _count_share(share: list[_Unit], rules: _Rules) -> list[tuple[str, tuple[Any, ...]]]:
+    """A helper's work: its units, counted into tallies of its own, as plain values."""
+    tallies: dict[str, _Tally] = {}
+    for bucket, folder, depth in share:
+        _count_unit(tallies.setdefault(bucket, _Tally.empty(rules)), bucket, folder, depth, rules)
+    return [(bucket, tally.to_wire()) for bucket, tally in tallies.items()]
+
+
+def _received(result: Any, rules: _Rules) -> Optional[dict[str, _Tally]]:
+    if not isinstance(result, list):
+        return None
+    try:
+        return {bucket: _Tally.from_wire(wire, rules) for bucket, wire in result}
+    except (TypeError, ValueError):
+        return None
+
+
+def _count_unit(tally: _Tally, bucket: str, folder: str, depth: int, rules: _Rules, *, stop_depth: int = _NO_STOP) -> tuple[list[tuple[str, int]], int]:
+    """Count one folder's tree into ``tally``; a path beyond PATH_MAX marks the tally (the bucket is walked again)."""
+    if tally.too_long:
+        return [], 0
+    try:
+        return _count_tree(tally, bucket, folder, depth, rules, stop_depth)
+    except _PathTooLong:
+        tally.too_long = True
+        return [], 0
+
+
+def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: _Rules, stop_depth: int) -> tuple[list[tuple[str, int]], int]:
+    """The figures of one folder's tree as the visitor in ``scan`` computes them, in a flat loop of ``os.scandir`` calls.
 
     The same rules as ``_cache_walk.walk`` (links never followed, a link counted as 0 bytes and as no file when it
     points at a folder, files vanishing skipped, other errors reported, nothing deeper than MAX_DEPTH entered), without
     an object per file or folder: a scan is bound by system calls, and this keeps Python's share small.
-    Returns how many wheel files pip's own ``*-*.whl`` pattern counts.
+    Folders at ``stop_depth`` are not entered but returned, with how many files and folders were counted.
     """
+    stats, errors, wheels, list_matcher = tally.stats, tally.errors, tally.wheels, rules.list_matcher
+    case_insensitive = rules.case_insensitive
     pip_pattern = PIP_ALL_WHEELS.glob or "*-*.whl"
     is_wheels, is_http_v2 = bucket == "wheels", bucket == "http-v2"
     count_entries = bucket not in ("wheels", "http-v2")
@@ -388,74 +537,80 @@ def _count_bucket(
     files = size = dirs = entries = 0
     oldest: Optional[float] = stats.oldest
     newest: Optional[float] = stats.newest
-    pending: list[tuple[str, int]] = [(root, 0)]
-    while pending:
-        path, depth = pending.pop()
-        try:
-            listed = _cache_walk.list_dir(path, None)
-        except FileNotFoundError:
-            continue
-        except OSError as error:
-            if error.errno == errno.ENAMETOOLONG:
-                raise _PathTooLong(path) from error
-            errors.add(path, error)
-            continue
-        dirs += 1
-        stems: set[str] = set()
-        for entry in listed:
+    later: list[tuple[str, int]] = []
+    pending: list[tuple[str, int]] = [(root, root_depth)]
+    try:
+        while pending:
+            path, depth = pending.pop()
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    folder = True
-                else:
-                    info = entry.stat(follow_symlinks=False)
-                    folder = stat.S_ISDIR(info.st_mode)
+                listed = _cache_walk.list_dir(path, None)
             except FileNotFoundError:
                 continue
             except OSError as error:
                 if error.errno == errno.ENAMETOOLONG:
-                    raise _PathTooLong(entry.path) from error
-                errors.add(entry.path, error)
+                    raise _PathTooLong(path) from error
+                errors.add(path, error)
                 continue
-            if folder:
-                if depth + 1 > MAX_DEPTH:
-                    errors.add(entry.path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
-                else:
-                    pending.append((entry.path, depth + 1))
-                continue
-            name = entry.name
-            if stat.S_ISLNK(info.st_mode):
-                if os.path.isdir(entry.path):  # os.walk lists a link to a folder among the folders: not a file
+            dirs += 1
+            stems: set[str] = set()
+            for entry in listed:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        folder = True
+                    else:
+                        info = entry.stat(follow_symlinks=False)
+                        folder = stat.S_ISDIR(info.st_mode)
+                except FileNotFoundError:
                     continue
-                bytes_ = 0
-            else:
-                bytes_ = info.st_size
-            mtime = info.st_mtime
-            files += 1
-            size += bytes_
-            if oldest is None or mtime < oldest:
-                oldest = mtime
-            if newest is None or mtime > newest:
-                newest = mtime
-            if is_http_v2:
-                stems.add(name[:-5] if name.endswith(".body") else name)
-            elif is_wheels:
-                folded = name.lower() if case_insensitive else name
-                if folded.endswith(".whl"):
+                except OSError as error:
+                    if error.errno == errno.ENAMETOOLONG:
+                        raise _PathTooLong(entry.path) from error
+                    errors.add(entry.path, error)
+                    continue
+                if folder:
+                    if depth + 1 > MAX_DEPTH:
+                        errors.add(entry.path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
+                    elif depth + 1 >= stop_depth:
+                        later.append((entry.path, depth + 1))
+                    else:
+                        pending.append((entry.path, depth + 1))
+                    continue
+                name = entry.name
+                if stat.S_ISLNK(info.st_mode):
+                    if os.path.isdir(entry.path):  # os.walk lists a link to a folder among the folders: not a file
+                        continue
+                    bytes_ = 0
+                else:
+                    bytes_ = info.st_size
+                mtime = info.st_mtime
+                files += 1
+                size += bytes_
+                if oldest is None or mtime < oldest:
+                    oldest = mtime
+                if newest is None or mtime > newest:
+                    newest = mtime
+                if is_http_v2:
+                    stems.add(name[:-5] if name.endswith(".body") else name)
+                elif is_wheels:
+                    folded = name.lower() if case_insensitive else name
+                    if folded.endswith(".whl"):
+                        entries += 1
+                    if fnmatch.fnmatchcase(folded, pip_pattern):
+                        pip_count += 1
+                    if wheels is not None and list_matcher is not None and list_matcher.matches_filename(name):
+                        full = os.path.join(path, name)
+                        wheels.add(full, WheelItem(full, name, bytes_, mtime))
+                elif count_entries:
                     entries += 1
-                if fnmatch.fnmatchcase(folded, pip_pattern):
-                    pip_count += 1
-                if wheels is not None and list_matcher is not None and list_matcher.matches_filename(name):
-                    full = os.path.join(path, name)
-                    wheels.add(full, WheelItem(full, name, bytes_, mtime))
-            elif count_entries:
-                entries += 1
-        entries += len(stems)
-    stats.files += files
-    stats.bytes += size
-    stats.dirs += dirs
-    stats.entries += entries
-    stats.oldest, stats.newest = oldest, newest
-    return pip_count
+            entries += len(stems)
+    finally:
+        stats.files += files
+        stats.bytes += size
+        stats.dirs += dirs
+        stats.entries += entries
+        stats.oldest, stats.newest = oldest, newest
+        tally.pip_count += pip_count
+    return later, files + dirs
 
 
 def _count_into(stats: BucketStats) -> Callable[[Listing, list[tuple[str, object]]], object]:

@@ -18,6 +18,9 @@ description:
   - Optionally identifies the HTTP-cached downloads by their content (a wheel, an sdist or an index page, with project name
     and version), which pip itself cannot list.
   - Changes nothing. Lists are capped by O(limit) and say when they were cut.
+  - A large cache (more than 10,000 files and folders) is counted by the module and up to three helper processes it
+    forks, one per CPU it may run on beyond its own; they only read, and a helper that fails has its share counted by
+    the module. On Windows, or from a process running threads, one process counts.
   - A cache directory that is the root of the file system, a home folder or a system folder (those M(fleet.cache.pip_cache)
     refuses to clean) gets a warning, and only pip's own folders in it are read, as pip reads them; nothing else there
     is walked or counted in RV(caches[].other).

@@ -20,6 +20,7 @@ RUN = REPO_ROOT / "bench" / "run.py"
 EXPECTED = {
     "info": {"pip cache info", "du -sb"},
     "info-module": {"pip cache info", "du -sb"},
+    "ansible-startup": {None},
     "list": {"pip cache list"},
     "remove-glob": {"pip cache remove PyYAML"},
     "remove-name": {None},
@@ -70,6 +71,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         ours = row["ours"]
         assert _positive(ours["median_s"]) and ours["runs_s"] and all(_positive(value) for value in ours["runs_s"]), row
         assert _positive(ours["peak_mib"]), row
+        # Each run's helper processes (none on a cache this small) are listed, and counted in its peak.
+        assert len(ours["helper_peaks_mib"]) == len(ours["runs_s"]) and all(peaks == [] for peaks in ours["helper_peaks_mib"]), row
         if row["theirs"] is not None:
             assert _positive(row["theirs"]["median_s"]) and _positive(row["theirs"]["peak_mib"]), row
             assert _positive(row["ratio"]), row
@@ -80,3 +83,19 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert all(isinstance(verdict["met"], bool) for verdict in document["goals"])
     # The table and the goals are printed too, each goal marked met or not met.
     assert "Goals:" in proc.stdout and ("NOT MET" in proc.stdout or " met " in proc.stdout)
+
+
+def test_helper_processes_count_in_the_peak() -> None:
+    """A scan's helper processes report their peaks on stderr; the sample's peak adds them to the scanning process's."""
+    sys.path.insert(0, str(RUN.parent))
+    try:
+        import measure
+    finally:
+        sys.path.remove(str(RUN.parent))
+    line = f"{measure.HELPER_PEAKS}[2048, 1024]"
+    sample = measure.run_measured([sys.executable, "-c", f"import sys; sys.stderr.write({line!r} + '\\n')"], env=dict(os.environ))
+    assert sample.peak_bytes > 0
+    assert sample.helper_peaks_bytes == [2048 * 1024, 1024 * 1024]
+    assert sample.total_peak_bytes == sample.peak_bytes + 3 * 2**20
+    alone = measure.run_measured([sys.executable, "-c", "pass"], env=dict(os.environ))
+    assert alone.helper_peaks_bytes == [] and alone.total_peak_bytes == alone.peak_bytes

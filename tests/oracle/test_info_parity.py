@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine import common, resolve, scan
@@ -24,9 +25,25 @@ def _mixed_cache(template_caches: dict[str, Path], dest: Path) -> Path:
     return Path(os.path.realpath(dest))
 
 
+def _both_ways(cache: Path, **options: object) -> list[scan.ScanResult]:
+    """The scan in one process, and shared at once with two helper processes (a large cache's way)."""
+    alone = scan.scan(str(cache), helpers=0, **options)
+    split_after, scan.SPLIT_AFTER = scan.SPLIT_AFTER, 0
+    try:
+        shared = scan.scan(str(cache), helpers=2, **options)
+    finally:
+        scan.SPLIT_AFTER = split_after
+    assert len(shared.helper_peaks_kib) == 2, "both helpers counted a share"
+    return [alone, shared]
+
+
 def _assert_info_equal(pip: OraclePip, cache: Path, env: dict[str, str]) -> None:
     info = pip_cache_info(pip, env)
-    ours = scan.scan(str(cache))
+    for ours in _both_ways(cache):
+        _assert_scan_equal(pip, info, ours, cache)
+
+
+def _assert_scan_equal(pip: OraclePip, info: Any, ours: scan.ScanResult, cache: Path) -> None:
     # pip < 23.3 does not know http-v2/: it counts and sizes http/ alone.
     sees_v2 = pip.key >= (23, 3)
     http_files = ours.http_files if sees_v2 else ours.buckets["http"].files
@@ -78,20 +95,20 @@ PATTERNS = [None, "*", "TinyYAML", "tinyyaml", "tiny_requests", "tiny-requests",
 def test_list_matches_pip(oracle_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path, pattern: str | None) -> None:
     cache = _copy(template_caches[oracle_pip.version], tmp_path / "cache")
     env = isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache))
-    ours = scan.scan(str(cache), list_matcher=scan.NameMatcher(glob=pattern or "*"), list_limit=10_000)
-    assert ours.wheels is not None
-    items = ours.wheels.items()
-    assert sorted(item.path for item in items) == pip_cache_list(oracle_pip, env, pattern, "abspath")
-    human = sorted(f" - {item.filename} ({common.pip_format_size(item.size)})" for item in items)
-    assert [line.strip() for line in human] == pip_cache_list(oracle_pip, env, pattern, "human")
+    abspath, human = pip_cache_list(oracle_pip, env, pattern, "abspath"), pip_cache_list(oracle_pip, env, pattern, "human")
+    for ours in _both_ways(cache, list_matcher=scan.NameMatcher(glob=pattern or "*"), list_limit=10_000):
+        assert ours.wheels is not None
+        items = ours.wheels.items()
+        assert sorted(item.path for item in items) == abspath
+        assert sorted(f"- {item.filename} ({common.pip_format_size(item.size)})" for item in items) == human
 
 
 def test_list_cap_says_it_was_cut(newest_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
     cache = _copy(template_caches[newest_pip.version], tmp_path / "cache")
     full = pip_cache_list(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache)), None, "abspath")
     assert len(full) >= 2
-    ours = scan.scan(str(cache), list_matcher=scan.NameMatcher(glob="*"), list_limit=1)
-    assert ours.wheels is not None
-    assert ours.wheels.count == len(full)
-    assert ours.wheels.truncated
-    assert [item.path for item in ours.wheels.items()] == full[:1]
+    for ours in _both_ways(cache, list_matcher=scan.NameMatcher(glob="*"), list_limit=1):
+        assert ours.wheels is not None
+        assert ours.wheels.count == len(full)
+        assert ours.wheels.truncated
+        assert [item.path for item in ours.wheels.items()] == full[:1]
