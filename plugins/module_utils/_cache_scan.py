@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import functools
 import heapq
 import ntpath
 import os
@@ -472,7 +473,7 @@ def _share_out(tallies: dict[str, _Tally], units: list[_Unit], rules: _Rules, he
     shares = [units[number::ways] for number in range(ways)]
     started = []
     for share in shares[1:]:
-        helper = _cache_parallel.start(lambda share=share: _count_share(share, rules))
+        helper = _cache_parallel.start(functools.partial(_count_share, share, rules))
         if helper is None:
             shares[0] = shares[0] + share  # no process could be started: count it here
         else:
