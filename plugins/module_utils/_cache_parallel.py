@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -121,3 +122,12 @@ def finish(helper: Helper) -> Outcome:
     except (EOFError, ValueError, TypeError):
         return Outcome(None, None)
     return Outcome(result, peak if isinstance(peak, int) else None)
+
+
+def stop(helper: Helper) -> None:
+    """End a helper whose result is no longer wanted, and reap it."""
+    try:
+        os.kill(helper.pid, signal.SIGKILL)
+    except OSError:  # it has already exited
+        pass
+    finish(helper)

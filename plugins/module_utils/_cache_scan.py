@@ -478,8 +478,13 @@ def _share_out(tallies: dict[str, _Tally], units: list[_Unit], rules: _Rules, he
             shares[0] = shares[0] + share  # no process could be started: count it here
         else:
             started.append((helper, share))
-    for bucket, folder, depth in shares[0]:
-        _count_unit(tallies[bucket], bucket, folder, depth, rules)
+    try:
+        for bucket, folder, depth in shares[0]:
+            _count_unit(tallies[bucket], bucket, folder, depth, rules)
+    except BaseException:
+        for helper, _share in started:  # this scan is abandoned: so is the helpers' work
+            _cache_parallel.stop(helper)
+        raise
     for helper, share in started:
         outcome = _cache_parallel.finish(helper)
         received = _received(outcome.result, rules)

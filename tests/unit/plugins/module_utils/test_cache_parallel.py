@@ -207,3 +207,30 @@ def test_the_scan_is_unchanged_where_helpers_are_not_available(big_cache, split_
         result = _scan(big_cache, None)
     assert result.helper_peaks_kib == [] and result.buckets["wheels"].files == 242
     assert _figures(result) == expected
+
+
+def test_helpers_are_stopped_when_the_scan_fails(big_cache, split_at_once, monkeypatch):
+    """An error in the scanning process's own share ends the helpers too: none is left running or unreaped."""
+    started = []
+    real_start, real_list_dir, parent = _cache_parallel.start, _cache_walk.list_dir, os.getpid()
+
+    def start(work):
+        helper = real_start(work)
+        started.append(helper)
+        return helper
+
+    def list_dir(path, fd):
+        if os.getpid() == parent and started and "/wheels/" in path:
+            raise KeyboardInterrupt  # anything the count does not handle
+        if os.getpid() != parent:
+            signal.pause()  # a helper that would never finish on its own
+        return real_list_dir(path, fd)
+
+    monkeypatch.setattr(_cache_parallel, "start", start)
+    monkeypatch.setattr(_cache_walk, "list_dir", list_dir)
+    with pytest.raises(KeyboardInterrupt):
+        _scan(big_cache, 2)
+    assert len(started) == 2
+    for helper in started:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(helper.pid, os.WNOHANG)  # reaped already
