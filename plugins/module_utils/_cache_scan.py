@@ -333,7 +333,7 @@ def scan(
                     pip_count[0] += tally.pip_count
                     if wheels is not None and tally.wheels is not None:
                         wheels.merge(tally.wheels)
-                else:  # a path longer than PATH_MAX: the walk opens each folder relative to its parent, no limit
+                else:  # downloads to identify (on_http_file), or a path beyond PATH_MAX (the walk opens folders by descriptor)
                     walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
                 continue
         if not walk_other:
