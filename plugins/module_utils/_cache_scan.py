@@ -50,6 +50,17 @@ class BucketStats:
         if self.newest is None or item.mtime > self.newest:
             self.newest = item.mtime
 
+    def merge(self, other: BucketStats) -> None:
+        """Add another count's totals: sums, and the oldest and newest of both."""
+        self.files += other.files
+        self.bytes += other.bytes
+        self.entries += other.entries
+        self.dirs += other.dirs
+        for stamp in (other.oldest, other.newest):
+            if stamp is not None:
+                self.oldest = stamp if self.oldest is None else min(self.oldest, stamp)
+                self.newest = stamp if self.newest is None else max(self.newest, stamp)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,
@@ -207,14 +218,7 @@ class ScanResult:
     def total(self) -> BucketStats:
         total = BucketStats()
         for stats in [*self.buckets.values(), self.other]:
-            total.files += stats.files
-            total.bytes += stats.bytes
-            total.entries += stats.entries
-            total.dirs += stats.dirs
-            for stamp in (stats.oldest, stats.newest):
-                if stamp is not None:
-                    total.oldest = stamp if total.oldest is None else min(total.oldest, stamp)
-                    total.newest = stamp if total.newest is None else max(total.newest, stamp)
+            total.merge(stats)
         return total
 
     @property
@@ -412,15 +416,7 @@ class _Tally:
         return tally
 
     def merge(self, other: _Tally) -> None:
-        mine, theirs = self.stats, other.stats
-        mine.files += theirs.files
-        mine.bytes += theirs.bytes
-        mine.entries += theirs.entries
-        mine.dirs += theirs.dirs
-        for stamp in (theirs.oldest, theirs.newest):
-            if stamp is not None:
-                mine.oldest = stamp if mine.oldest is None else min(mine.oldest, stamp)
-                mine.newest = stamp if mine.newest is None else max(mine.newest, stamp)
+        self.stats.merge(other.stats)
         self.errors.merge(other.errors)
         if self.wheels is not None and other.wheels is not None:
             self.wheels.merge(other.wheels)
@@ -440,15 +436,14 @@ class _Counted:
 _Unit = tuple[str, str, int]
 
 
-def _count_buckets(roots: list[tuple[str, str]], rules: _Rules, *, helpers: int, split_after: Optional[int] = None) -> _Counted:
+def _count_buckets(roots: list[tuple[str, str]], rules: _Rules, *, helpers: int) -> _Counted:
     """Count the buckets ``roots`` names ((bucket, path) pairs), sharing the work with up to ``helpers`` processes.
 
     The buckets' own folders are listed first, here; their sub-folders are the units of work. This process counts
-    units in order until it has seen ``split_after`` files and folders (a small cache never starts a helper), then
+    units in order until it has seen ``SPLIT_AFTER`` files and folders (a small cache never starts a helper), then
     deals the units left out, one each in turn, to itself and the helpers. A helper that fails in any way gets its
     units counted here: the figures are the same whichever process counted a folder.
     """
-    split_after = SPLIT_AFTER if split_after is None else split_after
     tallies = {bucket: _Tally.empty(rules) for bucket, _path in roots}
     units: list[_Unit] = []
     seen = 0
@@ -459,7 +454,7 @@ def _count_buckets(roots: list[tuple[str, str]], rules: _Rules, *, helpers: int,
     peaks: list[int] = []
     index = 0
     while index < len(units):
-        if helpers > 0 and seen >= split_after and len(units) - index > 1:
+        if helpers > 0 and seen >= SPLIT_AFTER and len(units) - index > 1:
             _share_out(tallies, units[index:], rules, helpers, peaks)
             break
         bucket, folder, depth = units[index]
@@ -479,8 +474,7 @@ def _share_out(tallies: dict[str, _Tally], units: list[_Unit], rules: _Rules, he
         else:
             started.append((helper, share))
     try:
-        for bucket, folder, depth in shares[0]:
-            _count_unit(tallies[bucket], bucket, folder, depth, rules)
+        _count_units(tallies, shares[0], rules)
     except BaseException:
         for helper, _share in started:  # this scan is abandoned: so is the helpers' work
             _cache_parallel.stop(helper)
@@ -489,8 +483,7 @@ def _share_out(tallies: dict[str, _Tally], units: list[_Unit], rules: _Rules, he
         outcome = _cache_parallel.finish(helper)
         received = _received(outcome.result, rules)
         if received is None:
-            for bucket, folder, depth in share:
-                _count_unit(tallies[bucket], bucket, folder, depth, rules)
+            _count_units(tallies, share, rules)
             continue
         for bucket, tally in received.items():
             tallies[bucket].merge(tally)
@@ -501,9 +494,17 @@ def _share_out(tallies: dict[str, _Tally], units: list[_Unit], rules: _Rules, he
 def _count_share(share: list[_Unit], rules: _Rules) -> list[tuple[str, tuple[Any, ...]]]:
     """A helper's work: its units, counted into tallies of its own, as plain values."""
     tallies: dict[str, _Tally] = {}
-    for bucket, folder, depth in share:
-        _count_unit(tallies.setdefault(bucket, _Tally.empty(rules)), bucket, folder, depth, rules)
+    _count_units(tallies, share, rules)
     return [(bucket, tally.to_wire()) for bucket, tally in tallies.items()]
+
+
+def _count_units(tallies: dict[str, _Tally], units: list[_Unit], rules: _Rules) -> None:
+    """Count ``units`` into ``tallies``, each bucket's tally made on its first unit."""
+    for bucket, folder, depth in units:
+        tally = tallies.get(bucket)
+        if tally is None:
+            tally = tallies[bucket] = _Tally.empty(rules)
+        _count_unit(tally, bucket, folder, depth, rules)
 
 
 def _received(result: Any, rules: _Rules) -> Optional[dict[str, _Tally]]:
