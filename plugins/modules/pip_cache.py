@@ -19,7 +19,7 @@ description:
     path by path and the run goes on.
   - Every state also clears what pip 26 clears after a removal - wheel folders left without a wheel (their C(origin.json)
     included) and empty folders in the HTTP buckets - so a cache is never left in a state pip misreads.
-  - The figures before a run come from the scan M(fleet.cache.pip_cache_info) makes: a cache of more than 10,000 files
+  - The figures before a run come from the scan M(fleet.cache.pip_cache_info) makes, where a cache of more than 10,000 files
     and folders is counted with up to three read-only helper processes (POSIX hosts). Removal itself runs in the
     module's own process.
 author:
