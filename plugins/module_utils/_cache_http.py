@@ -359,5 +359,5 @@ def list_downloads(cache_dir: str, *, requirements: Optional[list[Any]] = None, 
         return None
 
     for bucket in ("http-v2", "http"):
-        walk(os.path.join(cache_dir, bucket), visit, errors=WalkErrors(), follow_root_link=True)
+        walk(os.path.join(cache_dir, bucket), visit, errors=WalkErrors())
     return found.items(), found.count, found.truncated, unknown[0]

@@ -9,16 +9,19 @@ context each user's pip would see.
 
 from __future__ import annotations
 
+import functools
 import json
 import ntpath
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ._cache_common import InvalidValue
+from ._cache_common import CacheError, InvalidValue
+from ._cache_privilege import Identity, identity_of, run_as, switches
 from ._cache_resolve import HostContext, Resolution, resolve
 
 try:
@@ -242,28 +245,104 @@ def context_for(account: Account, *, environment: dict[str, str], prefixes: tupl
 
 @dataclass
 class Target:
-    """One account and the cache its pip uses."""
+    """One account and the cache its pip uses; ``failure`` says why it could not be resolved (``user: all`` only)."""
 
     account: Account
     context: HostContext
-    resolution: Resolution
+    resolution: Optional[Resolution]
     other_commands: dict[str, Resolution]
+    failure: Optional[str] = None
+
+    @property
+    def identity(self) -> Optional[Identity]:
+        """Whose privileges act on this account's files: None for the account this process runs as."""
+        if self.account.current:
+            return None
+        return identity_of(self.account.name, self.account.uid, self.account.gid)
+
+
+def failure_text(error: CacheError) -> str:
+    """An engine error as one line for a user's entry."""
+    return str(error)
+
+
+def _resolve_as_user(target_context: HostContext, *, command: str, cache_dir: Optional[str], others: list[str]) -> dict[str, Any]:
+    """Resolve one user's cache (and the other commands') as plain data: what runs in the process acting as them."""
+    resolution = resolve(target_context, command=command, cache_dir=cache_dir)
+    return {"resolution": resolution.to_data(), "others": {name: resolve(target_context, command=name).to_data() for name in others}}
 
 
 def targets(module: Any, *, resolve_commands: bool = True) -> list[Target]:
-    """Resolve every requested account's cache; ``cache_dir`` acts as pip's --cache-dir for all."""
+    """Resolve every requested account's cache; ``cache_dir`` acts as pip's --cache-dir for all.
+
+    Each account's configuration is read with that account's privileges (see _cache_privilege). With ``user: all``
+    an account whose configuration pip would reject gets a Target with ``failure`` set, and the others go on; for a
+    single account the error is raised.
+    """
     params = module.params
     prefixes = interpreter_prefixes(module, params.get("python"))
     result: list[Target] = []
     environment = {str(key): str(value) for key, value in (params.get("environment") or {}).items()}
+    command = params.get("command") or "cache"
+    cache_dir = params.get("cache_dir")
+    others = [other for other in ("cache", "install") if other != command] if resolve_commands and cache_dir is None else []
+    every = params.get("user") == "all"
     for account in accounts(params.get("user")):
         context = context_for(account, environment=environment, prefixes=prefixes)
-        command = params.get("command") or "cache"
-        resolution = resolve(context, command=command, cache_dir=params.get("cache_dir"))
-        others: dict[str, Resolution] = {}
-        if resolve_commands and params.get("cache_dir") is None:
-            for other in ("cache", "install"):
-                if other != command:
-                    others[other] = resolve(context, command=other)
-        result.append(Target(account, context, resolution, others))
+        target = Target(account, context, None, {})
+        try:
+            data = run_as(target.identity, functools.partial(_resolve_as_user, context, command=command, cache_dir=cache_dir, others=others))
+        except CacheError as error:
+            if not every:
+                raise
+            target.failure = failure_text(error)
+            result.append(target)
+            continue
+        target.resolution = Resolution.from_data(data["resolution"])
+        target.other_commands = {name: Resolution.from_data(value) for name, value in data["others"].items()}
+        result.append(target)
     return result
+
+
+def root_only_path(path: str) -> bool:
+    """True when ``path`` (or, if it does not exist yet, its nearest existing folder) is owned by root, and every
+    folder above it is owned by root and writable by no one else: no other user can swap it, or anything on the way
+    to it, for a link. (What is inside a shared cache, which may be writable by all, is walked by descriptor.)"""
+    if not hasattr(os, "geteuid"):
+        return False
+    current = os.path.abspath(path)
+    while True:
+        try:
+            info = os.lstat(current)
+            break
+        except FileNotFoundError:
+            parent = os.path.dirname(current)
+            if parent == current:
+                return False
+            current = parent
+        except OSError:
+            return False
+    deepest = True
+    while True:
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != 0 or (not deepest and info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+            return False
+        deepest = False
+        parent = os.path.dirname(current)
+        if parent == current:
+            return True
+        current = parent
+        try:
+            info = os.lstat(current)
+        except OSError:
+            return False
+
+
+def acting_identity(target: Target, directory: str) -> Optional[Identity]:
+    """Whose privileges scan and remove ``directory`` for ``target``: the user's own, except for a cache that only
+    root can reach (a shared folder set in /etc/pip.conf), which root handles itself, by descriptor."""
+    identity = target.identity
+    if identity is None or identity.uid == 0 or not switches(identity):
+        return None
+    if root_only_path(directory):
+        return None
+    return identity

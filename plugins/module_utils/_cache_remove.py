@@ -14,6 +14,7 @@ never followed. Standard library only.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ._cache_common import UnsafeCacheDir, human_size
+from ._cache_fd import open_dir_nofollow
 from ._cache_scan import CappedList, NameMatcher, is_wheel_file, scan
-from ._cache_walk import FileItem, Listing, WalkErrors, remove_dir, remove_root, walk
+from ._cache_walk import _FD_MODE, FileItem, Listing, WalkErrors, remove_dir, remove_root, walk
 
 PURGE_EXTRAS = ("selfcheck", "build_dirs", "stray_wheels")
 HISTOGRAM_BINS = 4096
@@ -117,23 +119,8 @@ class _Budget:
         return False
 
 
-def check_cache_dir(cache_dir: str, *, homes: list[str], allow_unsafe: bool = False) -> None:
-    """Refuse to delete from /, a filesystem root, a home folder or a system folder."""
-    if allow_unsafe:
-        return
-    found = unsafe_reason(cache_dir, homes=homes)
-    if found is not None:
-        real, reason = found
-        how = " Point cache_dir at pip's cache itself (for example ~/.cache/pip), or set allow_unsafe_cache_dir=true if this really is a cache."
-        raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is {reason}.{how}", option="cache_dir", path=real)
-
-
-def unsafe_reason(cache_dir: str, *, homes: list[str]) -> Optional[tuple[str, str]]:
-    """(real path, why) when ``cache_dir`` is no place for a cache: /, a filesystem root, a home or system folder."""
-    real = os.path.realpath(cache_dir)
-    if real in ("/", os.path.abspath(os.sep)) or os.path.dirname(real) == real:
-        return real, "the root of the file system"
-    system = {
+SYSTEM_FOLDERS = frozenset(
+    {
         "/bin",
         "/boot",
         "/dev",
@@ -167,7 +154,91 @@ def unsafe_reason(cache_dir: str, *, homes: list[str]) -> Optional[tuple[str, st
         "/private/tmp",
         "/private/var",
     }
-    if real in system or real.lower() in ("c:\\", "c:\\windows", "c:\\users", "c:\\program files", "c:\\programdata"):
+)
+"""Folders no cache can be: a removal refuses them."""
+
+
+def check_cache_dir(cache_dir: str, *, homes: list[str], allow_unsafe: bool = False, chosen_by: Optional[str] = None) -> None:
+    """Refuse to delete from /, a filesystem root, a home folder or a system folder.
+
+    ``chosen_by`` says what pointed pip there when the task's ``cache_dir`` did not (a configuration file, a variable,
+    the default through a link): the message then names that, not an option nobody set.
+    """
+    if allow_unsafe:
+        return
+    found = unsafe_reason(cache_dir, homes=homes)
+    if found is not None:
+        _refuse(found[0], found[1], chosen_by=chosen_by)
+
+
+def _refuse(real: str, reason: str, *, chosen_by: Optional[str]) -> None:
+    if chosen_by is None:
+        how = " Point cache_dir at pip's cache itself (for example ~/.cache/pip), or set allow_unsafe_cache_dir=true if this really is a cache."
+        raise UnsafeCacheDir(f"refusing to delete from {real!r}: it is {reason}.{how}", option="cache_dir", path=real)
+    raise UnsafeCacheDir(
+        f"refusing to delete from {real!r}: it is {reason}, and pip's cache is there because of {chosen_by}. Point that at pip's cache itself,"
+        " or remove the link that leads there; this user's cache is left alone",
+        path=real,
+    )
+
+
+def _identities(homes: list[str]) -> dict[tuple[int, int], tuple[str, str]]:
+    """(device, inode) of every folder a removal refuses, with its path and why."""
+    found: dict[tuple[int, int], tuple[str, str]] = {}
+    named = [(path, "a system folder") for path in sorted(SYSTEM_FOLDERS)] + [(home, "a home folder") for home in homes if home]
+    for path, reason in [("/", "the root of the file system"), *named]:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        found.setdefault((info.st_dev, info.st_ino), (path, reason))
+    return found
+
+
+def open_cache_root(cache_dir: str, *, homes: Optional[list[str]]) -> Optional[int]:
+    """Open the cache folder once, component by component without following a link, and check what was opened.
+
+    The refusals (/, a file-system root, a home or system folder) are checked on the open folder's identity, so a
+    folder swapped since ``check_cache_dir`` read the path cannot slip through; ``homes=None`` skips them
+    (allow_unsafe_cache_dir). None when the cache does not exist, or where descriptors are not available (Windows).
+    """
+    if not _FD_MODE:
+        return None
+    try:
+        fd = open_dir_nofollow(cache_dir)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafeCacheDir(
+                f"{cache_dir} (or a folder on the way to it) is no longer the folder that was resolved (a link or a file now): left alone",
+                path=cache_dir,
+            ) from None
+        raise UnsafeCacheDir(f"cannot open {cache_dir}: {error.strerror or error}", path=cache_dir) from None
+    if homes is None:
+        return fd
+    try:
+        info = os.fstat(fd)
+        refused = _identities(homes).get((info.st_dev, info.st_ino))
+        if refused is None:
+            parent = os.stat("..", dir_fd=fd)
+            if parent.st_dev != info.st_dev or parent.st_ino == info.st_ino:
+                refused = (cache_dir, "the root of a mounted file system")
+        if refused is not None:
+            where = "" if refused[0] == cache_dir else f" (the folder opened there is {refused[0]})"
+            raise UnsafeCacheDir(f"refusing to delete from {cache_dir!r}{where}: it is {refused[1]}; left alone", path=cache_dir)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def unsafe_reason(cache_dir: str, *, homes: list[str]) -> Optional[tuple[str, str]]:
+    """(real path, why) when ``cache_dir`` is no place for a cache: /, a filesystem root, a home or system folder."""
+    real = os.path.realpath(cache_dir)
+    if real in ("/", os.path.abspath(os.sep)) or os.path.dirname(real) == real:
+        return real, "the root of the file system"
+    if real in SYSTEM_FOLDERS or real.lower() in ("c:\\", "c:\\windows", "c:\\users", "c:\\program files", "c:\\programdata"):
         return real, "a system folder"
     for home in homes:
         if home and real == os.path.realpath(home):
@@ -181,9 +252,10 @@ def unsafe_reason(cache_dir: str, *, homes: list[str]) -> Optional[tuple[str, st
 
 
 class _Remover:
-    def __init__(self, cache_dir: str, request: Request, *, dry_run: bool, list_limit: int, total_bytes: Optional[int]) -> None:
+    def __init__(self, cache_dir: str, request: Request, *, dry_run: bool, list_limit: int, total_bytes: Optional[int], root_fd: Optional[int]) -> None:
         self.total_bytes = total_bytes
         self.cache_dir = cache_dir
+        self.root_fd = root_fd  # the cache folder, held open: every bucket is reached through it
         self.request = request
         self.dry_run = dry_run
         self.outcome = Outcome(removed=CappedList(list_limit))
@@ -368,7 +440,7 @@ class _Remover:
     def _walk_bucket(self, name: str, visitor: Callable[[Listing, list[tuple[str, object]]], object]) -> None:
         path = os.path.join(self.cache_dir, name)
         try:
-            info = os.lstat(path)
+            info = self._lstat(name)
         except FileNotFoundError:
             return
         except OSError as error:
@@ -376,18 +448,23 @@ class _Remover:
             return
         if stat.S_ISLNK(info.st_mode):
             if not self.counting:
-                self.outcome.warnings.append(f"{path} is a symbolic link: left alone, its target is never entered")
+                self.outcome.warnings.append(f"{path} is a symbolic link: left alone, its target is neither counted nor entered")
             return
         if not stat.S_ISDIR(info.st_mode):
             return
-        result = walk(path, visitor, errors=self.outcome.errors, dry_run=self.dry_run)
-        if result is True and not self.counting and remove_root(path, dry_run=self.dry_run, errors=self.outcome.errors):
+        result = walk(path, visitor, errors=self.outcome.errors, dry_run=self.dry_run, parent_fd=self.root_fd)
+        if result is True and not self.counting and remove_root(path, dry_run=self.dry_run, errors=self.outcome.errors, parent_fd=self.root_fd):
             self.outcome.dirs += 1
+
+    def _lstat(self, name: str) -> os.stat_result:
+        if self.root_fd is not None:
+            return os.lstat(name, dir_fd=self.root_fd)
+        return os.lstat(os.path.join(self.cache_dir, name))
 
     def _remove_selfcheck_json(self) -> None:
         path = os.path.join(self.cache_dir, "selfcheck.json")
         try:
-            info = os.lstat(path)
+            info = self._lstat("selfcheck.json")
         except OSError:
             return
         if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
@@ -396,7 +473,10 @@ class _Remover:
             return
         if not self.dry_run:
             try:
-                os.unlink(path)
+                if self.root_fd is not None:
+                    os.unlink("selfcheck.json", dir_fd=self.root_fd)
+                else:
+                    os.unlink(path)
             except FileNotFoundError:
                 return
             except OSError as error:
@@ -417,10 +497,26 @@ def _dir_is_young(listing: Listing, request: Request) -> bool:
     return request.now - mtime < request.min_age
 
 
-def remove(cache_dir: str, request: Request, *, dry_run: bool, list_limit: int = 100, total_bytes: Optional[int] = None) -> Outcome:
+def remove(
+    cache_dir: str,
+    request: Request,
+    *,
+    dry_run: bool,
+    list_limit: int = 100,
+    total_bytes: Optional[int] = None,
+    refuse_homes: Optional[list[str]] = None,
+) -> Outcome:
     """Remove what ``request`` selects from ``cache_dir`` (nothing at all when ``dry_run``).
 
-    ``total_bytes`` is the cache's size from a scan the caller already made; a size prune
-    needs it and measures it itself when it is not given.
+    The cache folder is opened once (``open_cache_root``; ``refuse_homes`` are the home folders it must not be) and
+    every bucket is reached through that descriptor. ``total_bytes`` is the cache's size from a scan the caller
+    already made; a size prune needs it and measures it itself when it is not given.
     """
-    return _Remover(cache_dir, request, dry_run=dry_run, list_limit=list_limit, total_bytes=total_bytes).run()
+    root_fd = open_cache_root(cache_dir, homes=refuse_homes)
+    if root_fd is None and _FD_MODE:
+        return Outcome()  # no cache there: nothing to remove
+    try:
+        return _Remover(cache_dir, request, dry_run=dry_run, list_limit=list_limit, total_bytes=total_bytes, root_fd=root_fd).run()
+    finally:
+        if root_fd is not None:
+            os.close(root_fd)

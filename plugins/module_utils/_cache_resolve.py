@@ -258,6 +258,10 @@ class Setting:
     def as_dict(self) -> dict[str, str]:
         return {"key": self.key, "value": self.value, "origin": self.origin, "section": self.section}
 
+    @classmethod
+    def from_dict(cls, data: Optional[dict[str, Any]]) -> Optional[Setting]:
+        return None if data is None else cls(str(data["key"]), str(data["value"]), str(data["origin"]), str(data["section"]))
+
 
 @dataclass
 class LoadedConfig:
@@ -275,7 +279,9 @@ def read_config_text(text: str, *, origin: str) -> dict[str, str]:
     try:
         parser.read_string(text, source=origin)
     except configparser.Error as error:
-        raise ConfigError(f"pip cannot load this configuration file: {error}", path=origin) from None
+        # Named by kind and line number only: the parser's own message quotes the line, which may be anything the
+        # file's owner linked it to (a root-only file read by root must never be echoed).
+        raise ConfigError(f"pip cannot load this configuration file: {_parse_problem(error)}", path=origin) from None
     result: dict[str, str] = {}
     for section in parser.sections():
         for name, value in parser.items(section):
@@ -283,19 +289,69 @@ def read_config_text(text: str, *, origin: str) -> dict[str, str]:
     return result
 
 
+def _parse_problem(error: configparser.Error) -> str:
+    """What is wrong with a configuration file, by kind and line number, without any of its text."""
+    line: Optional[int] = getattr(error, "lineno", None)
+    if line is None and isinstance(error, configparser.ParsingError) and error.errors:
+        line = error.errors[0][0]
+    kinds = (
+        (configparser.MissingSectionHeaderError, "no [section] header before the first setting"),
+        (configparser.DuplicateSectionError, "a section that appears twice"),
+        (configparser.DuplicateOptionError, "a key that appears twice in its section"),
+        (configparser.ParsingError, "a line that is neither a [section] nor key = value"),
+    )
+    kind = next((text for cls, text in kinds if isinstance(error, cls)), "a syntax error")
+    return f"{kind} (line {line})" if line else kind
+
+
+CONFIG_MAX_BYTES = 1 << 20
+"""A configuration file larger than this is refused unread: pip's files are a few lines, and a link to /dev/zero
+must not hold the run."""
+
+
 def default_reader(path: str) -> Optional[str]:
-    """Read a configuration file as pip does (locale encoding); None when it does not exist."""
+    """Read a configuration file as pip does (locale encoding); None when it does not exist.
+
+    Only a regular file is read (opened without blocking, so a FIFO cannot hold the run), and at most
+    CONFIG_MAX_BYTES of it. Errors name the file and the cause, never its contents.
+    """
     encoding = "utf-8" if sys.flags.utf8_mode else (locale.getpreferredencoding(False) or "utf-8")
     try:
-        with open(path, encoding=encoding) as handle:
-            return handle.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
     except IsADirectoryError:
         raise ConfigError("pip cannot load this configuration file: it is a directory", path=path) from None
     except PermissionError:
         raise ConfigError("pip cannot read this configuration file: permission denied", path=path) from None
-    except UnicodeDecodeError:
+    except OSError as error:
+        raise ConfigError(f"pip cannot read this configuration file: {error.strerror or type(error).__name__}", path=path) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError("pip cannot load this configuration file: it is a directory", path=path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError("not a regular file (a device, FIFO or socket): left unread", path=path)
+        if info.st_size > CONFIG_MAX_BYTES:
+            raise ConfigError(f"larger than {CONFIG_MAX_BYTES} bytes, no pip configuration file: left unread", path=path)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > CONFIG_MAX_BYTES:
+                raise ConfigError(f"larger than {CONFIG_MAX_BYTES} bytes, no pip configuration file: left unread", path=path)
+            chunks.append(chunk)
+    except OSError as error:
+        raise ConfigError(f"pip cannot read this configuration file: {error.strerror or type(error).__name__}", path=path) from None
+    finally:
+        os.close(fd)
+    try:
+        # As open() in text mode reads it: universal newlines.
+        return b"".join(chunks).decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
+    except (UnicodeDecodeError, LookupError):
         raise ConfigError(f"pip cannot load this configuration file: it contains invalid {encoding} characters", path=path) from None
 
 
@@ -351,6 +407,26 @@ class Resolution:
             "config_files": [item.as_dict() for item in self.config_files],
         }
 
+    def to_data(self) -> dict[str, Any]:
+        """Everything, as plain data (what a process acting as the user sends back)."""
+        return dict(self.as_dict(), warnings=list(self.warnings))
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Resolution:
+        return cls(
+            command=str(data["command"]),
+            cache_dir=data["cache_dir"],
+            configured_dir=data["configured_dir"],
+            source=str(data["source"]),
+            setting=Setting.from_dict(data["setting"]),
+            disabled=bool(data["disabled"]),
+            disabled_reason=data["disabled_reason"],
+            disabled_by=Setting.from_dict(data["disabled_by"]),
+            owner_ok=data["owner_ok"],
+            config_files=[ConfigFile(str(item["variant"]), str(item["path"]), bool(item["exists"])) for item in data["config_files"]],
+            warnings=[str(item) for item in data.get("warnings", [])],
+        )
+
 
 def _ordered_settings(config: LoadedConfig, command: str) -> list[Setting]:
     """pip's _get_ordered_configuration_items: [global], then [command], then the environment."""
@@ -391,8 +467,10 @@ def resolve(
                 strtobool(setting.value)
             except ValueError:
                 where = setting.section if setting.origin == "environment" else f"[{setting.section}] in {setting.origin}"
+                # A file's value is not quoted (see read_config_text); the task's own environment is.
+                shown = f"no-cache-dir = {setting.value!r}" if setting.origin == "environment" else "the no-cache-dir value"
                 raise ConfigError(
-                    f"pip rejects no-cache-dir = {setting.value!r} ({where}): use a boolean such as yes/no, true/false or 1/0; "
+                    f"pip rejects {shown} ({where}): use a boolean such as yes/no, true/false or 1/0; "
                     "any boolean disables the cache, remove the key to enable it",
                     path=None if setting.origin == "environment" else setting.origin,
                 ) from None

@@ -213,6 +213,7 @@ class ScanResult:
     errors: WalkErrors
     path_module: Any = os.path
     helper_peaks_kib: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> BucketStats:
@@ -323,13 +324,18 @@ def scan(
         except OSError as error:
             errors.add(cache_dir, error)
     counted = _count_buckets(
-        [(entry.name, entry.path) for entry in top if entry.name in buckets and on_http_file is None and entry.is_dir()],
+        [(entry.name, entry.path) for entry in top if entry.name in buckets and on_http_file is None and entry.is_dir(follow_symlinks=False)],
         _Rules(case_insensitive, list_matcher, list_limit if wheels is not None else None),
         helpers=_cache_parallel.available_helpers() if helpers is None else helpers,
     )
+    warnings: list[str] = []
     for entry in top:
         if entry.name in buckets:
-            if entry.is_dir():  # pip's os.walk enters a bucket that is a link to a folder
+            if entry.is_symlink():
+                # pip's os.walk would enter it; the engine never follows a link, in info, check mode and removal alike.
+                warnings.append(f"{entry.path} is a symbolic link: left alone, its target is neither counted nor entered")
+                continue
+            if entry.is_dir(follow_symlinks=False):
                 tally = counted.tallies.get(entry.name)
                 if tally is not None and not tally.too_long:
                     buckets[entry.name] = tally.stats
@@ -338,7 +344,7 @@ def scan(
                     if wheels is not None and tally.wheels is not None:
                         wheels.merge(tally.wheels)
                 else:  # downloads to identify (on_http_file), or a path beyond PATH_MAX (the walk opens folders by descriptor)
-                    walk(entry.path, visitor_for(entry.name), errors=errors, follow_root_link=True)
+                    walk(entry.path, visitor_for(entry.name), errors=errors)
                 continue
         if not walk_other:
             continue
@@ -353,7 +359,7 @@ def scan(
             other.add_file(FileItem(entry.name, 0 if entry.is_symlink() else info.st_size, info.st_mtime, entry.is_symlink(), True))
             other.entries += 1
     path_module = os.path
-    return ScanResult(cache_dir, exists, buckets, other, pip_count[0], wheels, errors, path_module, counted.helper_peaks_kib)
+    return ScanResult(cache_dir, exists, buckets, other, pip_count[0], wheels, errors, path_module, counted.helper_peaks_kib, warnings)
 
 
 SPLIT_AFTER = 10_000

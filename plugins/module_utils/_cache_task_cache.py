@@ -12,11 +12,13 @@ run_command, backup_local. Standard library only.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, Optional
 
-from ._cache_common import human_size, parse_duration, parse_size
+from ._cache_common import CacheError, human_size, parse_duration, parse_size
 from ._cache_http import identify_for_removal
-from ._cache_module import Target, homes, host_platform, targets
+from ._cache_module import Target, acting_identity, homes, host_platform, targets
+from ._cache_privilege import run_as
 from ._cache_remove import Request, check_cache_dir, remove
 from ._cache_scan import NameMatcher, check_glob_pattern, scan
 from ._cache_version import parse_requirement
@@ -94,7 +96,12 @@ def remove_each(
     found: list[Target], request: Request, *, dry_run: bool, limit: int, allow_unsafe: bool, warn: Callable[[str], None]
 ) -> tuple[dict[str, Any], int]:
     """Apply ``request`` to the cache each target's pip uses, each distinct directory once (the pip_cache module's
-    result, and the scheduled job's); returns the result and how many paths could not be removed or read."""
+    result, and the scheduled job's); returns the result and how many paths could not be removed or read.
+
+    Each cache is scanned and emptied by a process holding its user's privileges (``acting_identity``). A user whose
+    configuration or cache cannot be handled gets an entry with ``failed`` and the reason in ``failed_users``; the
+    others go on. The error is raised when every target failed.
+    """
     refused = homes()
     caches: list[dict[str, Any]] = []
     by_dir: dict[str, dict[str, Any]] = {}
@@ -102,10 +109,17 @@ def remove_each(
     paths: list[str] = []
     truncated = False
     error_count = 0
+    failed: list[str] = []
+    last_error: Optional[CacheError] = None
     before_all = {"entries": 0, "files": 0, "bytes": 0}
     after_all = {"entries": 0, "files": 0, "bytes": 0}
     for target in found:
         resolution = target.resolution
+        if resolution is None:
+            warn(f"{target.account.name}: {target.failure}; this user's cache is left alone, the others go on")
+            caches.append({"cache_dir": None, "users": [target.account.name], "failed": True, "error": target.failure})
+            failed.append(target.account.name)
+            continue
         for warning in resolution.warnings:
             warn(f"{target.account.name}: {warning}")
         directory = resolution.cache_dir
@@ -115,23 +129,45 @@ def remove_each(
         if directory in by_dir:
             by_dir[directory]["users"].append(target.account.name)
             continue
-        check_cache_dir(directory, homes=refused, allow_unsafe=allow_unsafe)
-        before_scan = scan(directory, case_insensitive=request.case_insensitive)
-        outcome = remove(directory, request, dry_run=dry_run, list_limit=limit, total_bytes=before_scan.total.bytes)
-        for warning in outcome.warnings:
+        chosen_by = None if resolution.source == "option" else _chosen_by(target)
+
+        def work(directory: str, chosen_by: Optional[str]) -> dict[str, Any]:
+            check_cache_dir(directory, homes=refused, allow_unsafe=allow_unsafe, chosen_by=chosen_by)
+            before_scan = scan(directory, case_insensitive=request.case_insensitive)
+            outcome = remove(
+                directory,
+                request,
+                dry_run=dry_run,
+                list_limit=limit,
+                total_bytes=before_scan.total.bytes,
+                refuse_homes=None if allow_unsafe else refused,
+            )
+            total = before_scan.total
+            return {
+                "before": {"entries": total.entries, "files": total.files, "bytes": total.bytes},
+                "removed": outcome.as_dict(),
+                "warnings": before_scan.warnings + [warning for warning in outcome.warnings if warning not in before_scan.warnings],
+            }
+
+        try:
+            done = run_as(acting_identity(target, directory), functools.partial(work, directory, chosen_by))
+        except CacheError as error:
+            if len(found) == 1:
+                raise
+            last_error = error
+            warn(f"{target.account.name}: {error}; this user's cache is left alone, the others go on")
+            caches.append({"cache_dir": directory, "users": [target.account.name], "source": resolution.source, "failed": True, "error": str(error)})
+            failed.append(target.account.name)
+            continue
+        for warning in done["warnings"]:
             warn(warning)
-        if outcome.errors.count:
-            first = outcome.errors.items[0]
-            warn(f"{directory}: {outcome.errors.count} path(s) could not be removed or read, first: {first['path']}: {first['error']}")
-        error_count += outcome.errors.count
-        total = before_scan.total
-        before = {"entries": total.entries, "files": total.files, "bytes": total.bytes}
-        after = {
-            "entries": max(0, total.entries - outcome.entries),
-            "files": max(0, total.files - outcome.files),
-            "bytes": max(0, total.bytes - outcome.bytes),
-        }
-        removed = outcome.as_dict()
+        removed = done["removed"]
+        if removed["error_count"]:
+            first = removed["errors"][0]
+            warn(f"{directory}: {removed['error_count']} path(s) could not be removed or read, first: {first['path']}: {first['error']}")
+        error_count += removed["error_count"]
+        before = done["before"]
+        after = {key: max(0, before[key] - removed[key]) for key in ("entries", "files", "bytes")}
         item = {
             "cache_dir": directory,
             "users": [target.account.name],
@@ -139,7 +175,7 @@ def remove_each(
             "removed": removed,
             "before": before,
             "after": after,
-            "errors": outcome.errors.items,
+            "errors": removed["errors"],
         }
         by_dir[directory] = item
         caches.append(item)
@@ -150,6 +186,8 @@ def remove_each(
             after_all[key] += after[key]
         paths.extend(removed["paths"])
         truncated = truncated or removed["paths_truncated"]
+    if failed and len(failed) == len(found) and last_error is not None:
+        raise last_error
     paths.sort()
     if len(paths) > limit:
         paths, truncated = paths[:limit], True
@@ -161,4 +199,18 @@ def remove_each(
         "after": after_all,
         "caches": caches,
     }
+    if failed:
+        result["failed_users"] = failed
     return result, error_count
+
+
+def _chosen_by(target: Target) -> str:
+    """What pointed this user's pip at its cache folder, in words (for a refusal that names no task option)."""
+    resolution = target.resolution
+    assert resolution is not None
+    setting = resolution.setting
+    if resolution.source == "env" and setting is not None:
+        return f"{setting.section} in the task's environment"
+    if resolution.source == "config" and setting is not None:
+        return f"cache-dir in [{setting.section}] of {setting.origin}"
+    return f"{target.account.name}'s default cache folder (a link on the way to it leads there)"

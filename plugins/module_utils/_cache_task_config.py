@@ -13,23 +13,46 @@ run_command, backup_local. Standard library only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import shutil
+import stat
+import time
 from typing import Any, Callable, Optional
 
 from ._cache_common import CacheError, InvalidValue
 from ._cache_config_edit import BOOLEAN_KEYS, atomic_write, check_value, remove_key, set_value, split_name
 from ._cache_module import accounts, context_for, interpreter_prefixes
-from ._cache_resolve import HostContext, LoadedConfig, config_files, default_reader, load_config, resolve, strtobool
+from ._cache_privilege import Identity, identity_of, run_as
+from ._cache_resolve import CONFIG_MAX_BYTES, HostContext, LoadedConfig, config_files, default_reader, load_config, resolve, strtobool
 
 
 def _read(path: str) -> Optional[str]:
+    """A configuration file's text exactly as stored (line endings kept); None when it does not exist.
+
+    Only a regular file is read (a FIFO or device is refused without blocking), at most CONFIG_MAX_BYTES.
+    """
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as error:
-        raise CacheError(f"cannot read this configuration file: {error}", option="path", path=path) from None
+    except OSError as error:
+        raise CacheError(f"cannot read this configuration file: {error.strerror or type(error).__name__}", option="path", path=path) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CacheError("cannot read this configuration file: not a regular file", option="path", path=path)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(CONFIG_MAX_BYTES + 1)
+        if len(data) > CONFIG_MAX_BYTES:
+            raise CacheError(f"cannot read this configuration file: larger than {CONFIG_MAX_BYTES} bytes", option="path", path=path)
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CacheError("cannot read this configuration file: it is not UTF-8 text", option="path", path=path) from None
+    except OSError as error:
+        raise CacheError(f"cannot read this configuration file: {error.strerror or type(error).__name__}", option="path", path=path) from None
+    finally:
+        os.close(fd)
 
 
 def _scope_files(context: HostContext, scope: str) -> list[str]:
@@ -94,27 +117,24 @@ def _make_folders(directory: str, owner: Optional[tuple[Any, Any]]) -> None:
             os.chown(folder, owner[0], owner[1])
 
 
-def _write(module: Any, account: Any, path: str, text: str, *, existed: bool, backups: list[str]) -> None:
-    """Write one configuration file; a file system that refuses (read-only, full, no such folder) is a failure
-    naming the file and the cause, and the file as it was stays in place (the write goes by a temporary file)."""
-    params = module.params
-    scope = params["scope"]
-    owner = None
+def _write_file(path: str, text: str, *, existed: bool, backup: bool, option: str) -> Optional[str]:
+    """Write one configuration file (by a temporary file in its folder, then a rename); the backup's path if one was
+    made. Runs with the privileges of the file's user (see manage): the folders and the file it creates are theirs.
+    A file system that refuses (read-only, full, no such folder) is a failure naming the file and the cause, and the
+    file as it was stays in place."""
+    made: Optional[str] = None
     try:
         if not existed:
-            give = scope == "user" and account.uid is not None and not params["path"] and hasattr(os, "chown")
-            _make_folders(os.path.dirname(path), (account.uid, account.gid if account.gid is not None else -1) if give else None)
-            if scope == "user" and account.uid is not None and account.gid is not None:
-                owner = (account.uid, account.gid)
-        elif params["backup"]:
-            backups.append(module.backup_local(path))
-        atomic_write(path, text, owner=owner)
+            _make_folders(os.path.dirname(path), None)
+        elif backup:
+            made = f"{path}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S')}~"
+            shutil.copy2(path, made, follow_symlinks=False)
+        atomic_write(path, text)
     except OSError as error:
         reason = error.strerror or str(error)
         where = f" ({error.filename})" if error.filename and error.filename != path else ""
-        raise CacheError(
-            f"cannot write the configuration file {path}: {reason}{where}; it is unchanged", option="path" if params["path"] else "scope", path=path
-        ) from None
+        raise CacheError(f"cannot write the configuration file {path}: {reason}{where}; it is unchanged", option=option, path=path) from None
+    return made
 
 
 def _variable(context: HostContext, key: str) -> Optional[str]:
@@ -143,59 +163,40 @@ def manage(module: Any) -> dict[str, Any]:
     prefixes = (params["venv"], params["venv"]) if params["venv"] else interpreter_prefixes(module, params.get("python"))
     environment = {str(k): str(v) for k, v in (params.get("environment") or {}).items()}
     scope = params["scope"]
+    option = "path" if params["path"] else "scope"
     targets = accounts(params.get("user")) if scope == "user" else accounts(None)
     changed_files: list[str] = []
     backups: list[str] = []
     diffs: list[dict[str, str]] = []
     users: list[dict[str, Any]] = []
     seen: set[str] = set()
-    writes: list[tuple[Any, str, str, bool]] = []  # written once every user's plan passed pip's own checks
+    writes: list[tuple[Optional[Identity], str, str, bool]] = []  # written once every user's plan passed pip's own checks
     for account in targets:
         context = context_for(account, environment=environment, prefixes=prefixes)
-        candidates = [params["path"]] if params["path"] else _scope_files(context, scope)
-        texts = {path: _read(path) for path in candidates}
-        if state == "present":
-            chosen = candidates[-1]
-            if params["prefer"] == "existing":
-                chosen = next((path for path in reversed(candidates) if texts[path] is not None), candidates[-1])
-            plan = {chosen: set_value(texts[chosen] or "", section, key, value)}
-        else:
-            chosen = candidates[-1]
-            plan = {path: remove_key(text, section, key) for path, text in texts.items() if text is not None}
-        for path, edit in plan.items():
-            if not edit.changed or path in seen:
+        # A user's files are read and written with that user's privileges: a link they made reaches only what they can.
+        identity = None if account.current else identity_of(account.name, account.uid, account.gid)
+        planned = run_as(
+            identity, functools.partial(_plan, context, account.name, params=params, section=section, key=key, state=state, value=value, scope=scope)
+        )
+        for warning in planned["warnings"]:
+            module.warn(warning)
+        for path, text, before, existed in planned["edits"]:
+            if path in seen:
                 continue
             seen.add(path)
             changed_files.append(path)
-            diffs.append({"before_header": path, "after_header": path, "before": texts.get(path) or "", "after": edit.text})
-            writes.append((account, path, edit.text, texts.get(path) is not None))
-        # What pip reads once the plan is on disk (in check mode too): planned texts stand in for the files.
-        planned = {path: edit.text for path, edit in plan.items()}
-        view = dataclasses.replace(context, exists=_planned_exists(planned))
-        config = load_config(view, reader=_planned_reader(planned))
-        effective, origin = _effective(config, section, key)
-        resolution = resolve(view, config=config)
-        wrote = state == "present" and value is not None
-        if wrote and (effective != value or (origin not in (chosen, None))):
-            module.warn(f"{account.name}: pip reads {params['name']} = {effective!r} from {origin}, which has more weight than {chosen}")
-        if state == "absent" and effective is not None:
-            module.warn(f"{account.name}: {params['name']} is still set to {effective!r} by {origin}, outside the files of this scope")
-        variable = _variable(context, key)
-        if variable:
-            module.warn(f"{account.name}: the environment variable {variable} overrides {key} in every configuration file")
-        users.append(
-            {
-                "user": account.name,
-                "file": chosen,
-                "value": effective,
-                "origin": origin,
-                "cache_dir": resolution.cache_dir,
-                "disabled": resolution.disabled,
-            }
-        )
+            diffs.append({"before_header": path, "after_header": path, "before": before, "after": text})
+            writes.append((identity, path, text, existed))
+        users.append(planned["user"])
     if not module.check_mode:
-        for account, path, text, existed in writes:
-            _write(module, account, path, text, existed=existed, backups=backups)
+        for identity, path, text, existed in writes:
+            backup = bool(params["backup"]) and existed
+            if backup and identity is None:
+                backups.append(module.backup_local(path))
+                backup = False
+            made = run_as(identity, functools.partial(_write_file, path, text, existed=existed, backup=backup, option=option))
+            if made:
+                backups.append(made)
     result: dict[str, Any] = {"changed": bool(changed_files), "files": changed_files, "users": users, "file": users[0]["file"] if users else None}
     if len(users) == 1:
         result.update({name: users[0][name] for name in ("value", "origin", "cache_dir", "disabled")})
@@ -204,3 +205,42 @@ def manage(module: Any) -> dict[str, Any]:
     if module._diff:
         result["diff"] = diffs
     return result
+
+
+def _plan(context: HostContext, user: str, *, params: dict[str, Any], section: str, key: str, state: str, value: Optional[str], scope: str) -> dict[str, Any]:
+    """One user's edits and what pip reads once they are made, as plain data (what the process acting as them sends)."""
+    warnings: list[str] = []
+    candidates = [params["path"]] if params["path"] else _scope_files(context, scope)
+    texts = {path: _read(path) for path in candidates}
+    if state == "present":
+        chosen = candidates[-1]
+        if params["prefer"] == "existing":
+            chosen = next((path for path in reversed(candidates) if texts[path] is not None), candidates[-1])
+        plan = {chosen: set_value(texts[chosen] or "", section, key, value or "")}
+    else:
+        chosen = candidates[-1]
+        plan = {path: remove_key(text, section, key) for path, text in texts.items() if text is not None}
+    edits = [[path, edit.text, texts.get(path) or "", texts.get(path) is not None] for path, edit in plan.items() if edit.changed]
+    # What pip reads once the plan is on disk (in check mode too): planned texts stand in for the files.
+    planned = {path: edit.text for path, edit in plan.items()}
+    view = dataclasses.replace(context, exists=_planned_exists(planned))
+    config = load_config(view, reader=_planned_reader(planned))
+    effective, origin = _effective(config, section, key)
+    resolution = resolve(view, config=config)
+    wrote = state == "present" and value is not None
+    if wrote and (effective != value or (origin not in (chosen, None))):
+        if origin is None and chosen not in [item.path for item in config.files]:
+            read = ", ".join(item.path for item in config.files) or "none"
+            warnings.append(f"{user}: pip does not read {chosen}: the files it reads for this user are {read}")
+        else:
+            warnings.append(f"{user}: pip reads {params['name']} = {effective!r} from {origin}, which has more weight than {chosen}")
+    if state == "absent" and effective is not None:
+        warnings.append(f"{user}: {params['name']} is still set to {effective!r} by {origin}, outside the files of this scope")
+    variable = _variable(context, key)
+    if variable:
+        warnings.append(f"{user}: the environment variable {variable} overrides {key} in every configuration file")
+    return {
+        "edits": edits,
+        "warnings": warnings,
+        "user": {"user": user, "file": chosen, "value": effective, "origin": origin, "cache_dir": resolution.cache_dir, "disabled": resolution.disabled},
+    }

@@ -12,10 +12,13 @@ run_command, backup_local. Standard library only.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from ._cache_common import CacheError
 from ._cache_http import list_downloads
-from ._cache_module import homes, host_platform, targets
+from ._cache_module import acting_identity, homes, host_platform, targets
+from ._cache_privilege import run_as
 from ._cache_remove import unsafe_reason
 from ._cache_scan import BUCKETS, NameMatcher, check_glob_pattern, scan
 from ._cache_version import parse_requirement
@@ -35,9 +38,16 @@ def report(module: Any) -> dict[str, Any]:
         matcher = NameMatcher(glob="*", case_insensitive=case_insensitive)
     caches: list[dict[str, Any]] = []
     scanned: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
     for target in targets(module):
         resolution = target.resolution
         item: dict[str, Any] = dict(target.account.as_dict())
+        if resolution is None:
+            item.update(failed=True, error=target.failure, cache_dir=None)
+            module.warn(f"{target.account.name}: {target.failure}; this user's entry is left out, the others go on")
+            failed.append(target.account.name)
+            caches.append(item)
+            continue
         item.update(
             cache_dir=resolution.cache_dir,
             source=resolution.source,
@@ -68,40 +78,69 @@ def report(module: Any) -> dict[str, Any]:
             item.update({key: first[key] for key in first if key not in item})
             caches.append(item)
             continue
-        unsafe = unsafe_reason(directory, homes=homes())
-        if unsafe is not None:
-            module.warn(
-                f"{target.account.name}: {unsafe[0]} is {unsafe[1]}, no place for a cache: only pip's own folders in it"
-                f" ({', '.join(BUCKETS)}) are read, as pip reads them; nothing else in it is walked or counted"
-            )
-        result = scan(
-            directory,
-            list_matcher=matcher if params["wheels"] else None,
-            list_limit=params["limit"],
-            case_insensitive=case_insensitive,
-            walk_other=unsafe is None,
+
+        work = functools.partial(
+            _scan_item, directory, target.account.name, params=params, matcher=matcher, requirements=requirements, case_insensitive=case_insensitive
         )
-        item.update(
-            exists=result.exists,
-            buckets={name: stats.as_dict() for name, stats in result.buckets.items()},
-            other=result.other.as_dict(),
-            total=result.total.as_dict(),
-            pip_cache_info=result.pip_info(),
-            pip_cache_info_lines=result.pip_info_lines(),
-            errors=result.errors.items,
-        )
-        if result.errors.count:
-            module.warn(
-                f"{directory}: {result.errors.count} path(s) could not be read, first: {result.errors.items[0]['path']}: {result.errors.items[0]['error']}"
-            )
-        if result.wheels is not None:
-            item.update(wheels=[wheel.as_dict() for wheel in result.wheels.items()], wheels_count=result.wheels.count, wheels_truncated=result.wheels.truncated)
-        if params["downloads"]:
-            downloads, count, truncated, unknown = list_downloads(directory, requirements=requirements, limit=params["limit"])
-            item.update(downloads=downloads, downloads_count=count, downloads_truncated=truncated, downloads_unrecognised=unknown)
+        try:
+            found = run_as(acting_identity(target, directory), work)
+        except CacheError as error:
+            if params["user"] != "all":
+                raise
+            item.update(failed=True, error=str(error))
+            module.warn(f"{target.account.name}: {error}; this user's entry is left out, the others go on")
+            failed.append(target.account.name)
+            caches.append(item)
+            continue
+        for warning in found.pop("warnings"):
+            module.warn(warning)
+        item.update(found)
         scanned[directory] = item
         caches.append(item)
     output: dict[str, Any] = {"changed": False, "caches": caches}
+    if failed:
+        output["failed_users"] = failed
+        if len(failed) == len(caches):
+            module.fail_json(msg=f"user: no user's cache could be read: {caches[0].get('error')}", option="user", caches=caches, failed_users=failed)
     if params["user"] != "all" and len(caches) == 1:
         output.update({key: value for key, value in caches[0].items() if key not in ("changed",)})
     return output
+
+
+def _scan_item(directory: str, user: str, *, params: dict[str, Any], matcher: NameMatcher, requirements: Any, case_insensitive: bool) -> dict[str, Any]:
+    """Scan one cache as plain data, with its warnings: what the process acting for its user sends back."""
+    warnings: list[str] = []
+    unsafe = unsafe_reason(directory, homes=homes())
+    if unsafe is not None:
+        warnings.append(
+            f"{user}: {unsafe[0]} is {unsafe[1]}, no place for a cache: only pip's own folders in it"
+            f" ({', '.join(BUCKETS)}) are read, as pip reads them; nothing else in it is walked or counted"
+        )
+    result = scan(
+        directory,
+        list_matcher=matcher if params["wheels"] else None,
+        list_limit=params["limit"],
+        case_insensitive=case_insensitive,
+        walk_other=unsafe is None,
+    )
+    item: dict[str, Any] = dict(
+        exists=result.exists,
+        buckets={name: stats.as_dict() for name, stats in result.buckets.items()},
+        other=result.other.as_dict(),
+        total=result.total.as_dict(),
+        pip_cache_info=result.pip_info(),
+        pip_cache_info_lines=result.pip_info_lines(),
+        errors=result.errors.items,
+    )
+    warnings.extend(result.warnings)
+    if result.errors.count:
+        warnings.append(
+            f"{directory}: {result.errors.count} path(s) could not be read, first: {result.errors.items[0]['path']}: {result.errors.items[0]['error']}"
+        )
+    if result.wheels is not None:
+        item.update(wheels=[wheel.as_dict() for wheel in result.wheels.items()], wheels_count=result.wheels.count, wheels_truncated=result.wheels.truncated)
+    if params["downloads"]:
+        downloads, count, truncated, unknown = list_downloads(directory, requirements=requirements, limit=params["limit"])
+        item.update(downloads=downloads, downloads_count=count, downloads_truncated=truncated, downloads_unrecognised=unknown)
+    item["warnings"] = warnings
+    return item

@@ -118,13 +118,28 @@ def list_dir(path: str, fd: Optional[int]) -> list[os.DirEntry[str]]:
         return sorted(iterator, key=lambda entry: entry.name)
 
 
+WINDOWS = os.name == "nt"
+_REPARSE_POINT = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
+
+
+def is_reparse_point(entry: os.DirEntry[str]) -> bool:
+    """Windows: a junction, mount point or other reparse point, which ``is_dir(follow_symlinks=False)`` takes for a
+    folder. The walks treat it as a link: removed as a link, never entered."""
+    if not WINDOWS:
+        return False
+    attributes = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
+    return bool(attributes & _REPARSE_POINT)
+
+
 def _classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> tuple[str, Optional[FileItem]]:
-    """('dir', None) for a real folder, ('file', item) otherwise; links are never followed.
+    """('dir', None) for a real folder, ('file', item) otherwise; links (and Windows reparse points) are never followed.
 
     The folder test reads the listing's own file type (no system call where the file system gives one): only
     files are stat'ed, for their size and time.
     """
     if entry.is_dir(follow_symlinks=False):
+        if WINDOWS and is_reparse_point(entry):
+            return "file", FileItem(entry.name, 0, entry.stat(follow_symlinks=False).st_mtime, True, False)
         return "dir", None
     info = entry.stat(follow_symlinks=False)
     if stat.S_ISDIR(info.st_mode):  # a folder that replaced a file since the listing
@@ -144,32 +159,39 @@ def walk(
     *,
     errors: WalkErrors,
     dry_run: bool = True,
-    follow_root_link: bool = False,
+    parent_fd: Optional[int] = None,
 ) -> object:
-    """Walk ``root`` post-order and return what ``visit`` returned for it (None if unreadable)."""
+    """Walk ``root`` post-order and return what ``visit`` returned for it (None if unreadable or a link).
+
+    With ``parent_fd`` (a held descriptor of the folder that holds ``root``), ``root`` is opened relative to it by its
+    last component, so nothing on the way to it is looked up by path again. The walk stays on ``root``'s file system:
+    a folder with another device number (a mount inside the cache) is reported and not entered.
+    """
+    name = os.path.basename(root)
     try:
-        info = os.lstat(root)
+        info = os.lstat(name, dir_fd=parent_fd) if parent_fd is not None and _FD_MODE else os.lstat(root)
     except FileNotFoundError:
         return None
     except OSError as error:
         errors.add(root, error)
         return None
-    if stat.S_ISLNK(info.st_mode) and not follow_root_link:
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         return None
     try:
-        fd = _open_dir(root, None, root) if not stat.S_ISLNK(info.st_mode) else None
+        fd = _open_dir(name, parent_fd, root)
     except OSError as error:
-        if error.errno not in (errno.ENOENT,):
+        if error.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
             errors.add(root, error)
         return None
     try:
-        return _walk_dir(root, fd, 0, visit, errors, dry_run)
+        device = os.fstat(fd).st_dev if fd is not None else info.st_dev
+        return _walk_dir(root, fd, 0, visit, errors, dry_run, device)
     finally:
         if fd is not None:
             os.close(fd)
 
 
-def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool) -> object:
+def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool, device: int) -> object:
     try:
         entries = list_dir(path, fd)
     except FileNotFoundError:
@@ -201,14 +223,23 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
             continue
         try:
             child_fd = _open_dir(name, fd, child_path)
+            child_device = os.fstat(child_fd).st_dev if child_fd is not None else os.lstat(child_path).st_dev
         except FileNotFoundError:
             continue
         except OSError as error:
-            errors.add(child_path, error)
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                # Swapped for a link (or a file) since it was listed: never entered; the entry stays.
+                errors.add(child_path, OSError(error.errno, "changed into a link or a file while the cache was walked: left alone"))
+            else:
+                errors.add(child_path, error)
             children.append((name, None))
             continue
         try:
-            children.append((name, _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run)))
+            if child_device != device:
+                errors.add(child_path, OSError(errno.EXDEV, "another file system is mounted here: left alone, never entered"))
+                children.append((name, None))
+                continue
+            children.append((name, _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run, device)))
         finally:
             if child_fd is not None:
                 os.close(child_fd)
@@ -232,12 +263,15 @@ def remove_dir(listing: Listing, name: str) -> bool:
         return False
 
 
-def remove_root(path: str, *, dry_run: bool, errors: WalkErrors) -> bool:
-    """rmdir a bucket folder itself (pip's clean-up removes an emptied bucket too)."""
+def remove_root(path: str, *, dry_run: bool, errors: WalkErrors, parent_fd: Optional[int] = None) -> bool:
+    """rmdir a bucket folder itself (pip's clean-up removes an emptied bucket too), relative to ``parent_fd`` when held."""
     if dry_run:
         return True
     try:
-        os.rmdir(path)
+        if parent_fd is not None and _FD_MODE:
+            os.rmdir(os.path.basename(path), dir_fd=parent_fd)
+        else:
+            os.rmdir(path)
         return True
     except FileNotFoundError:
         return False

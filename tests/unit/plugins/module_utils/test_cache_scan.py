@@ -158,8 +158,10 @@ def test_scan_links_count_as_pip_counts_them(tmp_path, build_tree):
     result = scan(root)
     # A link to a file is a file of 0 bytes; a link to a folder is neither counted nor entered.
     assert (result.buckets["http"].files, result.buckets["http"].bytes, result.buckets["http"].entries) == (2, 100, 2)
-    # A bucket that is itself a link is entered, as pip's os.walk does.
-    assert (result.buckets["wheels"].files, result.buckets["wheels"].bytes, result.pip_wheel_count) == (1, 800, 1)
+    # A bucket that is itself a link is neither entered nor counted (pip's os.walk would enter it): the same in the
+    # scan as in removal, and said in a warning.
+    assert (result.buckets["wheels"].files, result.buckets["wheels"].bytes, result.pip_wheel_count) == (0, 0, 0)
+    assert result.warnings == [f"{os.path.join(root, 'wheels')} is a symbolic link: left alone, its target is neither counted nor entered"]
 
 
 # --- patterns and CappedList ----------------------------------------------------------------------
