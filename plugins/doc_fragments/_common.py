@@ -22,6 +22,12 @@ options:
         Another user's shell variables are not known to the module; pass those that matter in O(environment).
       - V(all) acts on root and every login user with a home folder (user IDs from C(UID_MIN) in C(/etc/login.defs)).
         Users that share one cache directory are reported together and the directory is scanned or cleaned once.
+      - Run as root for another user, the module reads that user's configuration files and scans, cleans or writes
+        their files with that user's own privileges (a child process with their uid, gid and groups), so a link the
+        user made reaches only what they could reach. A cache folder owned by root on a path only root can change
+        (a shared cache set in C(/etc/pip.conf)) is handled by root, by descriptor. See the security model guide.
+      - With V(all), a user whose configuration or cache cannot be handled gets an entry with C(failed) and the
+        reason, and is listed in C(failed_users); the other users go on.
       - On Windows, where C(become) is not available to these modules, the accounts come from the registry's profile list
         (C(SYSTEM), local, domain and Microsoft Entra ID users whose profile folder exists), named by their profile folder's name.
         Other accounts' folders need an administrator's connection.

@@ -197,12 +197,32 @@ after:
   returned: success
   type: dict
   sample: {entries: 0, files: 6, bytes: 77}
+failed_users:
+  description:
+    - With several users (O(user=all)), the users whose cache was left alone because their configuration or cache
+      could not be handled (a configuration file pip rejects, a cache folder that is a home or system folder or that
+      changed into a link while it was checked), each with RV(caches[].failed) and RV(caches[].error) in its entry.
+      The other users' caches are acted on all the same; the module fails only when every user failed.
+  returned: when a user failed
+  type: list
+  elements: str
+  sample: [mallory]
 caches:
   description: One item per distinct cache directory acted on.
   returned: success
   type: list
   elements: dict
   contains:
+    failed:
+      description: Present and V(true) when this user's cache was left alone; RV(caches[].error) says why.
+      type: bool
+      returned: when this user failed
+      sample: true
+    error:
+      description: Why this user's cache was left alone. Never quotes a file's contents.
+      type: str
+      returned: when this user failed
+      sample: "refusing to delete from '/home/mallory': it is a home folder, and pip's cache is there because of mallory's default cache folder (a link on the way to it leads there)."
     cache_dir:
       description: The cache directory; null when the cache is disabled.
       type: str

@@ -126,12 +126,31 @@ total:
   returned: success and O(user) is not V(all)
   type: dict
   sample: {files: 92, bytes: 32456123, entries: 45, dirs: 120, oldest: "2026-01-02T03:04:05Z", newest: "2026-11-20T10:00:00Z"}
+failed_users:
+  description:
+    - The users whose cache could not be reported (a configuration file pip rejects, a process acting as them that
+      failed), each with RV(caches[].failed) and RV(caches[].error) in its entry. The other users are reported all
+      the same; the module fails only when no user's cache could be read.
+  returned: when a user failed
+  type: list
+  elements: str
+  sample: [mallory]
 caches:
   description: One item per user reported (also for a single user). Fields below are per item.
   returned: success
   type: list
   elements: dict
   contains:
+    failed:
+      description: Present and V(true) when this user's cache could not be reported; RV(caches[].error) says why.
+      type: bool
+      returned: when this user failed
+      sample: true
+    error:
+      description: Why this user's cache could not be reported. Never quotes a file's contents.
+      type: str
+      returned: when this user failed
+      sample: "pip cannot load this configuration file: a line that is neither a [section] nor key = value (line 3) (path: /home/mallory/.config/pip/pip.conf)"
     user:
       description: The user name.
       type: str
