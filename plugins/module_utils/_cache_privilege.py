@@ -23,7 +23,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from ._cache_common import CacheError, CacheDisabled, ConfigError, InvalidValue, UnsafeCacheDir
+from ._cache_common import CacheDisabled, CacheError, ConfigError, InvalidValue, UnsafeCacheDir
 
 _ERRORS: dict[str, type[CacheError]] = {cls.__name__: cls for cls in (CacheError, CacheDisabled, ConfigError, InvalidValue, UnsafeCacheDir)}
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 from ._cache_common import UnsafeCacheDir, human_size
 from ._cache_fd import open_dir_nofollow
 from ._cache_scan import CappedList, NameMatcher, is_wheel_file, scan
-from ._cache_walk import _FD_MODE, FileItem, Listing, WalkErrors, remove_dir, remove_root, walk
+from ._cache_walk import _FD_MODE, FileItem, Listing, WalkErrors, is_link_like, remove_dir, remove_root, walk
 
 PURGE_EXTRAS = ("selfcheck", "build_dirs", "stray_wheels")
 HISTOGRAM_BINS = 4096
@@ -446,7 +446,7 @@ class _Remover:
         except OSError as error:
             self.outcome.errors.add(path, error)
             return
-        if stat.S_ISLNK(info.st_mode):
+        if is_link_like(info):
             if not self.counting:
                 self.outcome.warnings.append(f"{path} is a symbolic link: left alone, its target is neither counted nor entered")
             return

@@ -324,14 +324,18 @@ def scan(
         except OSError as error:
             errors.add(cache_dir, error)
     counted = _count_buckets(
-        [(entry.name, entry.path) for entry in top if entry.name in buckets and on_http_file is None and entry.is_dir(follow_symlinks=False)],
+        [
+            (entry.name, entry.path)
+            for entry in top
+            if entry.name in buckets and on_http_file is None and entry.is_dir(follow_symlinks=False) and not _cache_walk.is_reparse_point(entry)
+        ],
         _Rules(case_insensitive, list_matcher, list_limit if wheels is not None else None),
         helpers=_cache_parallel.available_helpers() if helpers is None else helpers,
     )
     warnings: list[str] = []
     for entry in top:
         if entry.name in buckets:
-            if entry.is_symlink():
+            if entry.is_symlink() or _cache_walk.is_reparse_point(entry):
                 # pip's os.walk would enter it; the engine never follows a link, in info, check mode and removal alike.
                 warnings.append(f"{entry.path} is a symbolic link: left alone, its target is neither counted nor entered")
                 continue
@@ -570,6 +574,8 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: _
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         folder = True
+                        if _cache_walk.WINDOWS and _cache_walk.is_reparse_point(entry):
+                            continue  # a junction: a link to a folder, neither a file nor entered (as in the walk)
                     else:
                         info = entry.stat(follow_symlinks=False)
                         folder = stat.S_ISDIR(info.st_mode)

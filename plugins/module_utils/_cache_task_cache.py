@@ -119,6 +119,7 @@ def remove_each(
             warn(f"{target.account.name}: {target.failure}; this user's cache is left alone, the others go on")
             caches.append({"cache_dir": None, "users": [target.account.name], "failed": True, "error": target.failure})
             failed.append(target.account.name)
+            last_error = CacheError(str(target.failure))
             continue
         for warning in resolution.warnings:
             warn(f"{target.account.name}: {warning}")

@@ -127,8 +127,14 @@ def is_reparse_point(entry: os.DirEntry[str]) -> bool:
     folder. The walks treat it as a link: removed as a link, never entered."""
     if not WINDOWS:
         return False
-    attributes = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
-    return bool(attributes & _REPARSE_POINT)
+    return is_link_like(entry.stat(follow_symlinks=False))
+
+
+def is_link_like(info: os.stat_result) -> bool:
+    """A symbolic link, or on Windows any reparse point (a junction included): never followed, never entered."""
+    if stat.S_ISLNK(info.st_mode):
+        return True
+    return WINDOWS and bool(getattr(info, "st_file_attributes", 0) & _REPARSE_POINT)
 
 
 def _classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> tuple[str, Optional[FileItem]]:
@@ -175,7 +181,7 @@ def walk(
     except OSError as error:
         errors.add(root, error)
         return None
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+    if is_link_like(info) or not stat.S_ISDIR(info.st_mode):
         return None
     try:
         fd = _open_dir(name, parent_fd, root)

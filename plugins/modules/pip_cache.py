@@ -222,7 +222,9 @@ caches:
       description: Why this user's cache was left alone. Never quotes a file's contents.
       type: str
       returned: when this user failed
-      sample: "refusing to delete from '/home/mallory': it is a home folder, and pip's cache is there because of mallory's default cache folder (a link on the way to it leads there)."
+      sample: >-
+        refusing to delete from '/home/mallory': it is a home folder, and pip's cache is there because of
+        mallory's default cache folder (a link on the way to it leads there).
     cache_dir:
       description: The cache directory; null when the cache is disabled.
       type: str
