@@ -178,6 +178,7 @@ def _refuse(real: str, reason: str, *, chosen_by: Optional[str]) -> None:
     raise UnsafeCacheDir(
         f"refusing to delete from {real!r}: it is {reason}, and pip's cache is there because of {chosen_by}. Point that at pip's cache itself,"
         " or remove the link that leads there; this user's cache is left alone",
+        option="environment" if "task's environment" in chosen_by else None,
         path=real,
     )
 
@@ -195,6 +196,21 @@ def _identities(homes: list[str]) -> dict[tuple[int, int], tuple[str, str]]:
     return found
 
 
+def _link_on_the_way(path: str) -> bool:
+    """Whether any component of ``path`` is a symbolic link now (only to word a refusal: nothing is opened by it)."""
+    current = path
+    while True:
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return True
+        except OSError:
+            pass
+        parent = os.path.dirname(current)
+        if parent == current:
+            return False
+        current = parent
+
+
 def open_cache_root(cache_dir: str, *, homes: Optional[list[str]]) -> Optional[int]:
     """Open the cache folder once, component by component without following a link, and check what was opened.
 
@@ -209,6 +225,8 @@ def open_cache_root(cache_dir: str, *, homes: Optional[list[str]]) -> Optional[i
     except FileNotFoundError:
         return None
     except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR) and (not os.path.isdir(cache_dir) or not _link_on_the_way(cache_dir)):
+            return None  # a file where a folder should be, or a dangling link: no cache there, as pip would find
         if error.errno in (errno.ELOOP, errno.ENOTDIR):
             raise UnsafeCacheDir(
                 f"{cache_dir} (or a folder on the way to it) is no longer the folder that was resolved (a link or a file now): left alone",

@@ -170,14 +170,24 @@ def manage(module: Any) -> dict[str, Any]:
     diffs: list[dict[str, str]] = []
     users: list[dict[str, Any]] = []
     seen: set[str] = set()
+    failed: list[str] = []
     writes: list[tuple[Optional[Identity], str, str, bool]] = []  # written once every user's plan passed pip's own checks
     for account in targets:
         context = context_for(account, environment=environment, prefixes=prefixes)
         # A user's files are read and written with that user's privileges: a link they made reaches only what they can.
         identity = None if account.current else identity_of(account.name, account.uid, account.gid)
-        planned = run_as(
-            identity, functools.partial(_plan, context, account.name, params=params, section=section, key=key, state=state, value=value, scope=scope)
-        )
+        try:
+            planned = run_as(
+                identity, functools.partial(_plan, context, account.name, params=params, section=section, key=key, state=state, value=value, scope=scope)
+            )
+        except CacheError as error:
+            if params.get("user") != "all":
+                raise
+            # One user's unreadable or hostile configuration is that user's entry; the others' files are written.
+            module.warn(f"{account.name}: {error}; this user's configuration is left alone, the others go on")
+            users.append({"user": account.name, "failed": True, "error": str(error), "file": None})
+            failed.append(account.name)
+            continue
         for warning in planned["warnings"]:
             module.warn(warning)
         for path, text, before, existed in planned["edits"]:
@@ -198,6 +208,10 @@ def manage(module: Any) -> dict[str, Any]:
             if made:
                 backups.append(made)
     result: dict[str, Any] = {"changed": bool(changed_files), "files": changed_files, "users": users, "file": users[0]["file"] if users else None}
+    if failed:
+        result["failed_users"] = failed
+        if len(failed) == len(users):
+            module.fail_json(msg=f"user: no user's configuration could be read: {users[0]['error']}", option="user", users=users, failed_users=failed)
     if len(users) == 1:
         result.update({name: users[0][name] for name in ("value", "origin", "cache_dir", "disabled")})
     if backups:

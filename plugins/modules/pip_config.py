@@ -152,6 +152,15 @@ users:
   type: list
   elements: dict
   sample: [{user: alice, file: /home/alice/.config/pip/pip.conf, value: "true", origin: /home/alice/.config/pip/pip.conf}]
+failed_users:
+  description:
+    - With O(user=all), the users whose configuration was left alone because it could not be read or pip would
+      reject it; their entries in RV(users) have C(failed) and C(error) (which never quotes a file's contents).
+      The other users' files are written all the same; the module fails only when every user failed.
+  returned: when a user failed
+  type: list
+  elements: str
+  sample: [mallory]
 backup_files:
   description: Backup copies made.
   returned: when O(backup=true) and a file changed
