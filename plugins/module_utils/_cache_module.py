@@ -306,8 +306,8 @@ def targets(module: Any, *, resolve_commands: bool = True) -> list[Target]:
 
 def root_only_path(path: str) -> bool:
     """True when ``path`` (or, if it does not exist yet, its nearest existing folder) is owned by root, and every
-    folder above it is owned by root and writable by no one else: no other user can swap it, or anything on the way
-    to it, for a link. (What is inside a shared cache, which may be writable by all, is walked by descriptor.)"""
+    folder above it is owned by root and writable by no one else (or sticky): no other user can swap it, or anything
+    on the way to it, for a link. (What is inside a shared cache, which may be writable by all, is walked by descriptor.)"""
     if not hasattr(os, "geteuid"):
         return False
     current = os.path.abspath(path)
@@ -324,7 +324,10 @@ def root_only_path(path: str) -> bool:
             return False
     deepest = True
     while True:
-        if stat.S_ISLNK(info.st_mode) or info.st_uid != 0 or (not deepest and info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        # Above the cache, a folder others may write is safe only when sticky (/tmp): there nobody but root can
+        # rename or remove the root-owned entry below it.
+        shared = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != 0 or (not deepest and shared):
             return False
         deepest = False
         parent = os.path.dirname(current)
