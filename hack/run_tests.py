@@ -78,8 +78,10 @@ def rel(path: str) -> str:
     return os.path.relpath(path, ROOT)
 
 
-def run(cmd: list[str], log: str, cwd: str = ROOT, env: Optional[dict[str, str]] = None, append: bool = False) -> int:
-    """Run cmd with its output in log (and on the console with V=1); return its exit status."""
+def run(cmd: list[str], log: str, cwd: str = ROOT, env: Optional[dict[str, str]] = None, append: bool = False, progress: Optional[str] = None) -> int:
+    """Run cmd with its output in log (and on the console with V=1); return its exit status.
+
+    Lines that start with ``progress`` are shown on the console in any case (a long stage's sign of life)."""
     with open(log, "a" if append else "w", encoding="utf-8", errors="replace") as out:
         out.write(f"$ cd {shlex.quote(rel(cwd) or '.')} && {shlex.join(cmd)}\n")
         out.flush()
@@ -90,6 +92,9 @@ def run(cmd: list[str], log: str, cwd: str = ROOT, env: Optional[dict[str, str]]
             out.write(line)
             if VERBOSE and not NOISE.search(line):
                 sys.stdout.write("    " + line)
+            elif progress and progress in line:  # pytest's dots may stand before it on the same line
+                sys.stdout.write("    " + line[line.index(progress) + len(progress) :])
+                sys.stdout.flush()
         return proc.wait()
 
 
@@ -362,10 +367,12 @@ def stage_oracle(result: Result, env: dict[str, str]) -> None:
     if os.path.exists(xml):
         os.unlink(xml)
     oracle_env = dict(env, ANSIBLE_COLLECTIONS_PATH=INSTALLED)
+    # hack.pytest_progress: one line per test file as it finishes (python -m puts the checkout on sys.path).
     cmd = [sys.executable, "-m", "pytest", "tests/oracle", f"--junitxml={xml}", "-o", "junit_family=xunit2", "-p", "no:cacheprovider"]
+    cmd += ["-p", "hack.pytest_progress"]
     cmd += ["--color=no"] if PLAIN else []
     cmd += shlex.split(os.environ.get("PYTEST_ARGS", ""))
-    status = run(cmd, log, env=oracle_env)
+    status = run(cmd, log, env=oracle_env, progress="progress: ")
     failures: list[str] = []
     if os.path.exists(xml):
         result.add(junit_counts([xml], failures))
