@@ -21,10 +21,11 @@ import os
 import sys
 from typing import Any, Optional
 
-from ._cache_common import CacheError, InvalidValue, human_size
-from ._cache_maintain import give_back, move_content
+from ._cache_common import CacheError, InvalidValue, UnsafeCacheDir, human_size
+from ._cache_maintain import Move, give_back, move_content, mover_of
 from ._cache_module import Target, homes, targets
-from ._cache_remove import PURGE_EXTRAS, Request, check_cache_dir
+from ._cache_privilege import run_as
+from ._cache_remove import PURGE_EXTRAS, Request, check_cache_dir, unsafe_reason
 from ._cache_task_cache import build_request, remove_each
 
 PROG = "fleet-cache"
@@ -104,44 +105,100 @@ def run_removal(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_fix_ownership(args: argparse.Namespace) -> dict[str, Any]:
-    """Give each user back what root owns in their own cache, found as pip finds it (even when pip disabled it for that)."""
+    """Give each user back what root owns in their own cache, found as pip finds it (even when pip disabled it for that).
+
+    Root's work, by descriptor (see ``give_back``). A user whose configuration could not be read is that user's
+    entry and a warning; the command fails only when no user could be handled.
+    """
     caches: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    failed: list[str] = []
     error_count = 0
-    for target in _targets(args):
+    found = _targets(args)
+    for target in found:
         account = target.account
+        if target.resolution is None:
+            failed.append(account.name)
+            warnings.append(f"{account.name}: {target.failure}; nothing is given back to this user, the others go on")
+            caches.append({"cache_dir": None, "user": account.name, "entries": 0, "failed": True, "error": target.failure})
+            continue
         directory = target.resolution.cache_dir or target.resolution.configured_dir
         if directory is None or account.uid is None or account.gid is None or account.uid == 0:
             continue
         outcome = give_back(directory, user=account.name, uid=account.uid, gid=account.gid, home=account.home, dry_run=args.dry_run)
         error_count += outcome.errors.count
+        if outcome.left_alone.count:
+            first = outcome.left_alone.items[0]
+            warnings.append(f"{account.name}: {outcome.left_alone.count} entries in {directory} left as they are, first: {first['path']}: {first['reason']}")
         caches.append(outcome.as_dict())
+    if failed and len(failed) == len(found):
+        error_count += len(failed)
     entries = sum(item["entries"] for item in caches)
-    return {"changed": entries > 0, "entries": entries, "caches": caches, "warnings": [], "error_count": error_count}
+    return {"changed": entries > 0, "entries": entries, "caches": caches, "warnings": warnings, "error_count": error_count, "failed_users": failed}
 
 
 def run_move(args: argparse.Namespace) -> dict[str, Any]:
-    """Move what each --from directory (or each user's cache, as resolved now) holds into --to."""
+    """Move what each --from directory (or each user's cache, as resolved now) holds into --to.
+
+    --to is refused before anything moves when it is /, a file-system root, a home or system folder. Each source is
+    moved as the user whose cache it is (``mover_of``: the folder's owner, or the owner of the nearest folder above it
+    that root does not own), so a folder swapped under the move reaches only that user's own files; root moves only
+    what root alone owns. What that user cannot move is reported, never moved by root instead.
+    """
+    refused = homes()
+    if not args.allow_unsafe_cache_dir:
+        unsafe = unsafe_reason(args.to, homes=refused)
+        if unsafe is not None:
+            raise UnsafeCacheDir(f"refusing to move a cache into {unsafe[0]}: it is {unsafe[1]}", option="--to", path=unsafe[0])
+    destination = os.path.realpath(args.to)  # absolute before any work: a child acting as a user starts in /
+    warnings: list[str] = []
     sources: list[str] = list(args.sources or [])
     if not sources:
-        sources = [target.resolution.cache_dir for target in _targets(args) if target.resolution.cache_dir]
-    moves = []
+        for target in _targets(args):
+            if target.resolution is None:
+                warnings.append(f"{target.account.name}: {target.failure}; this user's cache is not moved, the others go on")
+            elif target.resolution.cache_dir:
+                sources.append(target.resolution.cache_dir)
+    moves: list[dict[str, Any]] = []
     seen: set[str] = set()
-    refused = homes()
     for source in sources:
         real = os.path.realpath(source)
         if real in seen:
             continue
         seen.add(real)
         check_cache_dir(real, homes=refused, allow_unsafe=args.allow_unsafe_cache_dir)
-        moves.append(move_content(real, args.to, dry_run=args.dry_run))
-    files = sum(item.files + item.duplicates for item in moves)
-    dirs = sum(item.dirs_removed for item in moves)
+        identity, refusal = mover_of(real)
+        if refusal is not None:
+            warnings.append(f"{real}: {refusal}")
+            moves.append(dict(Move(real, destination, skipped=refusal).as_dict(), moved_as=None))
+            continue
+
+        def work(real: str = real) -> dict[str, Any]:
+            return move_content(real, destination, dry_run=args.dry_run).as_dict()
+
+        try:
+            item = run_as(identity, work)
+        except (InvalidValue, UnsafeCacheDir):
+            raise
+        except CacheError as error:  # the process acting for that user failed: that source's entry
+            item = dict(Move(real, destination).as_dict(), errors=[{"path": real, "error": str(error)}], error_count=1)
+        item["moved_as"] = identity.name if identity is not None else None
+        if item["left_alone_count"]:
+            first = item["left_alone"][0]
+            warnings.append(f"{real}: {item['left_alone_count']} entries left where they are, first: {first['path']}: {first['reason']}")
+        moves.append(item)
+    files = sum(item["files"] + item["duplicates"] for item in moves)
+    dirs = sum(item["dirs_removed"] for item in moves)
     return {
         "changed": files > 0 or dirs > 0,
-        "moved": {"files": sum(item.files for item in moves), "bytes": sum(item.bytes for item in moves), "duplicates": sum(item.duplicates for item in moves)},
-        "caches": [item.as_dict() for item in moves],
-        "warnings": [],
-        "error_count": sum(item.errors.count for item in moves),
+        "moved": {
+            "files": sum(item["files"] for item in moves),
+            "bytes": sum(item["bytes"] for item in moves),
+            "duplicates": sum(item["duplicates"] for item in moves),
+        },
+        "caches": moves,
+        "warnings": warnings,
+        "error_count": sum(item["error_count"] for item in moves),
     }
 
 

@@ -1,14 +1,17 @@
 """The engine's command line (plugins/module_utils/_cache_cli.py), the job the pip_cache_policy role schedules:
-the same result as the pip_cache module, on a host without Ansible, and its upkeep commands (move, fix-ownership)."""
+the same result as the pip_cache module, on a host without Ansible, and its upkeep commands (move, fix-ownership);
+the launcher the role installs, which refuses to start on anything someone other than root could change."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +21,7 @@ import pytest
 from engine import REPO_ROOT, scan
 
 from ansible_collections.fleet.cache.plugins.module_utils import _cache_cli as cli
-from playbooks import adhoc, disk_usage, fake_cache
+from playbooks import VENV_BIN, adhoc, disk_usage, fake_cache, local_host, playbook, write_inventory
 
 NOW = time.time()
 
@@ -224,3 +227,123 @@ def test_fix_ownership_gives_back_what_root_left_in_a_users_own_cache(local_user
     code, skipped = _cli("fix-ownership", "--user", local_user, capsys=capsys)
     assert skipped["changed"] is False and "shared cache is left alone" in skipped["caches"][0]["skipped"]  # type: ignore[index]
     assert {info[1] for info in _tree(shared).values()} == {0}
+
+
+@contextlib.contextmanager
+def _trusted_folder(prefix: str) -> Iterator[Path]:
+    """A new folder only root can change, from / down (pytest's own folders sit under the sticky /tmp)."""
+    parent = Path("/var/lib/fleet-cache-tests")
+    if not parent.parent.is_dir():
+        pytest.skip(f"no {parent.parent} to make a folder only root can change in")
+    parent.mkdir(mode=0o755, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            parent.rmdir()
+
+
+@pytest.fixture(scope="module")
+def installed_launcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The launcher and the engine as the pip_cache_policy role installs them for its scheduled job (written into a
+    test folder, not activated), in a folder only root can change."""
+    if os.geteuid() != 0:
+        pytest.skip("the role installs the scheduled job's files as root: needs root")
+    tmp = tmp_path_factory.mktemp("role")
+    with _trusted_folder("launcher-") as trusted:
+        play = tmp / "install.yml"
+        play.write_text("---\n- name: Install\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: fleet.cache.pip_cache_policy\n")
+        (tmp / "cron").mkdir()
+        role_vars = {
+            "pip_cache_policy_users": "root",
+            "pip_cache_policy_environment": {"HOME": str(tmp / "home"), "XDG_CACHE_HOME": ""},
+            "pip_cache_policy_max_age": "3650d",
+            "pip_cache_policy_schedule": True,
+            "pip_cache_policy_schedule_backend": "cron",
+            "pip_cache_policy_schedule_activate": False,
+            "_pip_cache_policy_engine_dir": str(trusted / "engine"),
+            "_pip_cache_policy_cron_dir": str(tmp / "cron"),
+            "_pip_cache_policy_log": str(tmp / "prune.log"),
+        }
+        run = playbook(play, write_inventory(tmp / "inventory", {"hosts": {"host": local_host()}}), tmp, extra_vars=role_vars)
+        assert run.returncode == 0, run.explain()
+        yield trusted / "engine" / "fleet-cache"
+
+
+def _job(python: str | Path, launcher: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    """The scheduled job's command line, as cron, systemd or launchd start it."""
+    argv = [str(python), "-I", "-S", "-B", str(launcher), "prune", "--cache-dir", str(cache), "--max-size", "1"]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_the_job_refuses_to_start_on_what_others_could_change(installed_launcher: Path, tmp_path: Path) -> None:
+    """Each time it starts, the launcher checks the interpreter (link and target), itself and every engine file:
+    anything a user could change and it refuses, names the path and why, exits 1 and touches no cache."""
+    python = os.path.realpath(VENV_BIN / "python")
+    package = installed_launcher.parent / "fleet_cache_engine"
+    cache = tmp_path / "cache"
+    fake_cache(cache, seed=61, downloads=4, wheels=2, size=1000, now=NOW)
+    before = _tree(cache)
+
+    def refused(proc: subprocess.CompletedProcess[str], *lines: str) -> None:
+        assert proc.returncode == 1 and proc.stdout == "", proc.stdout + proc.stderr
+        assert proc.stderr.splitlines() == [f"fleet-cache: refusing to run: {line}" for line in lines]
+        assert _tree(cache) == before
+
+    engine_file = package / "_cache_scan.py"
+    engine_file.chmod(0o664)
+    try:
+        refused(_job(python, installed_launcher, cache), f"the engine {package}: {engine_file} is writable by its group")
+    finally:
+        engine_file.chmod(0o644)
+    with _trusted_folder("interpreter-") as trusted:
+        shared = trusted / "shared"
+        shared.mkdir()
+        shared.chmod(0o777)
+        (shared / "python3").symlink_to(python)
+        refused(_job(shared / "python3", installed_launcher, cache), f"the interpreter {shared / 'python3'}: {shared} is writable by its group and others")
+        (trusted / "bin").mkdir()
+        (trusted / "bin" / "python3").symlink_to(shared / "python3")
+        linked = trusted / "bin" / "python3"
+        refused(_job(linked, installed_launcher, cache), f"the interpreter {linked}: {shared} is writable by its group and others")
+        owned = trusted / "owned-by-nobody"
+        owned.symlink_to(python)
+        os.lchown(owned, 65534, 65534)
+        proc = _job(owned, installed_launcher, cache)
+        assert proc.returncode == 1 and proc.stderr.startswith(f"fleet-cache: refusing to run: the interpreter {owned} is owned by "), proc.stderr
+        assert "(uid 65534), not by root" in proc.stderr and _tree(cache) == before
+    copied = tmp_path / "copied"
+    shutil.copytree(installed_launcher.parent, copied)
+    proc = _job(python, copied / "fleet-cache", cache)
+    assert proc.returncode == 1 and [line.split(": ")[2] for line in proc.stderr.splitlines()] == [
+        f"the launcher {copied / 'fleet-cache'}",
+        f"the engine {copied / 'fleet_cache_engine'}",
+    ], proc.stderr
+    assert _tree(cache) == before
+
+    ran = _job(python, installed_launcher, cache)
+    assert ran.returncode == 0 and ran.stdout.startswith("fleet-cache prune: 1 cache(s)"), ran.stdout + ran.stderr
+    assert disk_usage(cache)[1] == 0, "with nothing untrusted it runs, and prunes"
+
+
+def test_a_pth_file_others_could_write_never_runs_in_the_job(installed_launcher: Path, tmp_path: Path) -> None:
+    """A venv whose site-packages any user can write: a .pth file there runs with -I alone, never with the job's
+    -I -S (and the job, its interpreter and engine being root's, runs)."""
+    marker = tmp_path / "pth-ran"
+    cache = tmp_path / "cache"
+    fake_cache(cache, seed=62, downloads=2, wheels=1, size=1000, now=NOW)
+    with _trusted_folder("venv-") as trusted:
+        venv = trusted / "venv"
+        subprocess.run([os.path.realpath(VENV_BIN / "python"), "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+        site = next(venv.glob("lib/python3*/site-packages"))
+        site.chmod(0o777)
+        (site / "zz-anyone.pth").write_text(f"import os; open({str(marker)!r}, 'w').close()\n")
+        subprocess.run([str(venv / "bin" / "python"), "-I", "-c", "pass"], check=True)
+        assert marker.exists(), "the .pth file runs when site is imported (the test can fail)"
+        marker.unlink()
+        proc = _job(venv / "bin" / "python", installed_launcher, cache)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert not marker.exists(), "the job ran a .pth file"
+        assert disk_usage(cache)[1] == 0

@@ -7,6 +7,8 @@ and its command, run by hand, prunes the cache to the budget."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import plistlib
@@ -91,10 +93,32 @@ def _user_env(name: str) -> dict[str, str]:
     return {"HOME": home, "USER": name, "LOGNAME": name, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
+TRUSTED_PARENT = Path("/var/lib/fleet-cache-tests")
+
+
+@contextlib.contextmanager
+def trusted_folder(prefix: str) -> Iterator[Path]:
+    """A new folder only root can change, from / down: the role refuses to install its engine or run an interpreter
+    anywhere else (pytest's own folders sit under the sticky /tmp)."""
+    if os.geteuid() != 0:
+        pytest.skip("the scheduled job's files are root's: needs root")
+    if not TRUSTED_PARENT.parent.is_dir():
+        pytest.skip(f"no {TRUSTED_PARENT.parent} to make a folder only root can change in")
+    TRUSTED_PARENT.mkdir(mode=0o755, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=TRUSTED_PARENT))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            TRUSTED_PARENT.rmdir()
+
+
 @pytest.fixture(scope="module")
-def engine_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def engine_dir() -> Iterator[Path]:
     """Where the role installs the engine, shared by the tests of this file (the first installs, the others find it)."""
-    return tmp_path_factory.mktemp("engine")
+    with trusted_folder("engine-") as folder:
+        yield folder / "fleet-cache"
 
 
 @pytest.fixture
@@ -172,11 +196,103 @@ def _cron_entry(cron_dir: Path) -> tuple[str, list[str], str]:
     else:
         parts = lines[0].split(None, 5)
         when, rest = " ".join(parts[:5]), parts[5]
-    user, command = rest.split(None, 1)
+    user, field = rest.split(None, 1)
     assert user == "root"
-    assert "%" not in command.replace("\\%", ""), "an unescaped % ends a cron command"
-    job = command.split(" >> ", 1)[0]
+    command = cron_command(field)
+    assert command.startswith("umask 077; "), "the log the job's output is appended to is created for root alone"
+    job = command[len("umask 077; ") :].split(" >> ", 1)[0]
     return when, shlex.split(job), command
+
+
+def cron_command(field: str) -> str:
+    """The command cron hands to the shell for a crontab line's command field (do_command.c of vixie cron and
+    cronie): a backslash before % is dropped, any other backslash stays, and an unescaped % ends the command (the
+    rest would go to its standard input), which the role never means."""
+    out: list[str] = []
+    escaped = False
+    for char in field:
+        if escaped:
+            escaped = False
+            if char == "%":
+                out[-1] = "%"
+            else:
+                out.append(char)
+            continue
+        assert char != "%", f"an unescaped % ends the cron command: {field!r}"
+        escaped = char == "\\"
+        out.append(char)
+    return "".join(out)
+
+
+def test_cron_command_reads_what_cron_reads() -> None:
+    assert cron_command("echo '100\\%' a\\b") == "echo '100%' a\\b"
+    for bad in ("echo 100%", "echo 100\\\\%"):
+        with pytest.raises(AssertionError):
+            cron_command(bad)
+
+
+_SYSTEMD_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "s": " ", "\\": "\\", '"': '"', "'": "'"}
+
+
+def systemd_exec_argv(value: str) -> list[str]:
+    """The words of an ExecStart= value as systemd reads them (systemd.syntax(7) "Quoting", systemd.service(5)
+    "Command lines"): a quote opens only at the start of a word and closes only at its end, C escapes are
+    unescaped, then specifiers (%%) are resolved at load time and, in the arguments, variables ($$) at start time;
+    the program's path takes no variable and may hold no quote, backslash or control character. Strict: any
+    specifier or variable other than an escaped % or $ fails, since the role writes none."""
+    words: list[str] = []
+    index = 0
+    while True:
+        while index < len(value) and value[index] in " \t":
+            index += 1
+        if index >= len(value):
+            break
+        quote = value[index] if value[index] in "\"'" else ""
+        index += 1 if quote else 0
+        word: list[str] = []
+        while True:
+            assert index < len(value) or not quote, f"an unterminated quote in {value!r}"
+            if index >= len(value) or (not quote and value[index] in " \t"):
+                break
+            char = value[index]
+            if quote and char == quote:
+                index += 1
+                assert index >= len(value) or value[index] in " \t", f"a closing quote inside a word in {value!r}"
+                break
+            assert quote or char not in "\"'", f"a quote inside a word in {value!r}"
+            if char == "\\":
+                following = value[index + 1]
+                if following == "x":
+                    word.append(chr(int(value[index + 2 : index + 4], 16)))
+                    index += 4
+                    continue
+                assert following in _SYSTEMD_ESCAPES, f"an escape systemd does not know: \\{following}"
+                word.append(_SYSTEMD_ESCAPES[following])
+                index += 2
+                continue
+            word.append(char)
+            index += 1
+        words.append("".join(word))
+    result = []
+    for number, word in enumerate(words):
+        assert re.fullmatch(r"([^%]|%%)*", word), f"systemd would expand a specifier in {word!r}"
+        word = word.replace("%%", "%")
+        if number == 0:
+            assert not re.search(r"[\"'\\\x00-\x1f\x7f]", word), f"systemd refuses the program {word!r}"
+            result.append(word)
+            continue
+        assert re.fullmatch(r"([^$]|\$\$)*", word), f"systemd would substitute a variable in {word!r}"
+        result.append(word.replace("$$", "$"))
+    return result
+
+
+def test_systemd_exec_argv_reads_what_systemd_reads() -> None:
+    """The test's own reading of ExecStart=, on the examples of systemd's manual and on what it refuses."""
+    assert systemd_exec_argv("/bin/echo \"two two\" 'a b' x\\sy") == ["/bin/echo", "two two", "a b", "x y"]
+    assert systemd_exec_argv('"/a %%u $b" "100%%" "$$HOME" "q\\"\\\\"') == ["/a %u $b", "100%", "$HOME", 'q"\\']
+    for bad in ('"/a %u"', "/bin/echo $HOME", '/bin/echo a"b c"', '"/bin/echo', '"/a\\\\b"'):
+        with pytest.raises(AssertionError):
+            systemd_exec_argv(bad)
 
 
 def test_systemd_timer_and_launchd_job(tmp_path: Path, engine_dir: Path) -> None:
@@ -214,12 +330,13 @@ def test_systemd_timer_and_launchd_job(tmp_path: Path, engine_dir: Path) -> None
     service, timer = tmp_path / "systemd" / "fleet-cache-prune.service", tmp_path / "systemd" / "fleet-cache-prune.timer"
     assert "OnCalendar=*-*-* 03:07:00" in timer.read_text()
     exec_start = next(line for line in service.read_text().splitlines() if line.startswith("ExecStart="))
+    assert "StandardOutput=journal" in service.read_text().splitlines(), "the job's output is not written to a file others may read"
     if shutil.which("systemd-analyze"):
         verified = subprocess.run(["systemd-analyze", "verify", str(service), str(timer)], capture_output=True, text=True, check=False)
         assert verified.returncode == 0, verified.stdout + verified.stderr
     fake_cache(cache, seed=12, downloads=8, wheels=0, size=4000, now=time.time() - 60)
     assert disk_usage(cache)[0] > budget
-    by_hand = subprocess.run(shlex.split(exec_start.split("=", 1)[1]), capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
+    by_hand = subprocess.run(systemd_exec_argv(exec_start.split("=", 1)[1]), capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
     assert by_hand.returncode == 0 and by_hand.stdout.startswith("fleet-cache prune: 1 cache(s) (root)"), by_hand.stdout + by_hand.stderr
     assert disk_usage(cache)[0] <= budget
 
@@ -229,13 +346,16 @@ def test_systemd_timer_and_launchd_job(tmp_path: Path, engine_dir: Path) -> None
     assert job["StartCalendarInterval"] == {"Weekday": 0, "Hour": 0, "Minute": 0}
     assert isinstance(job["Nice"], int) and job["LowPriorityIO"] is True
     arguments = job["ProgramArguments"]
-    assert arguments[3:] == ["prune", "--user=root", f"--max-size={budget}", "--min-age=0", f"--env=HOME={home}", "--env=XDG_CACHE_HOME="]
+    assert arguments[1:5] == ["-I", "-S", "-B", str(engine_dir / "fleet-cache")] and job["Umask"] == 0o077
+    assert arguments[5:] == ["prune", "--user=root", f"--max-size={budget}", "--min-age=0", f"--env=HOME={home}", "--env=XDG_CACHE_HOME="]
     if shutil.which("plutil"):
         assert subprocess.run(["plutil", "-lint", str(tmp_path / "launchd" / "io.github.fleet-cache.pip-cache-prune.plist")], check=False).returncode == 0
     fake_cache(cache, seed=13, downloads=8, wheels=0, size=4000, now=time.time() - 60)
     by_hand = subprocess.run(arguments, capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
     assert by_hand.returncode == 0, by_hand.stderr
     assert disk_usage(cache)[0] <= budget
+    log = (tmp_path / "prune.log").stat()
+    assert (log.st_uid, stat.S_IMODE(log.st_mode)) == (0, 0o600), "the log launchd appends to is made root's alone beforehand"
 
     # schedule=false takes the files away again.
     run = playbook(play, inventory, tmp_path, extra_vars=dict(role_vars, pip_cache_policy_schedule=False))
@@ -286,17 +406,20 @@ def test_role_states_on_real_users(world: dict[str, Any], newest_pip: OraclePip,
     assert 0 < used <= budget
     when, job, _line = _cron_entry(world["cron"])
     assert when == "@daily"
-    assert job[1:3] == ["-I", str(world["engine"] / "fleet-cache")] and Path(job[0]).exists()
-    assert job[3:] == ["prune", f"--user={first_user}", f"--user={second_user}", f"--max-size={budget}", "--min-age=0"]
+    assert job[1:5] == ["-I", "-S", "-B", str(world["engine"] / "fleet-cache")] and Path(job[0]).exists()
+    assert job[5:] == ["prune", f"--user={first_user}", f"--user={second_user}", f"--max-size={budget}", "--min-age=0"]
 
-    # The scheduled command, run by hand, prunes back to the budget once the cache grows again.
+    # The scheduled command, run by hand, prunes back to the budget once the cache grows again. The files are root's
+    # (fake_cache runs as root): a shared cache that only root can reach is cleaned by root itself, by descriptor.
     fake_cache(shared, seed=2, downloads=6, wheels=0, size=max(budget // 4, 1000), now=time.time() - 3600)
     assert disk_usage(shared)[0] > budget
     _when, _job, line = _cron_entry(world["cron"])
     by_hand = subprocess.run(["/bin/sh", "-c", line], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
-    assert by_hand.returncode == 0, by_hand.stderr
+    assert by_hand.returncode == 0, by_hand.stderr + world["log"].read_text()
     assert disk_usage(shared)[0] <= budget
     assert re.search(r"^fleet-cache prune: 1 cache\(s\) \(.*\); removed [1-9]", world["log"].read_text(), re.M)
+    info = world["log"].stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600), "the job's log is root's alone"
 
     # purged: every cache emptied, the scheduled job removed.
     purged = {"pip_cache_policy_users": [first_user, second_user], "pip_cache_policy_state": "purged", "pip_cache_policy_min_age": "0"}
@@ -321,6 +444,188 @@ def test_role_states_on_real_users(world: dict[str, Any], newest_pip: OraclePip,
     _assert_three_runs(*_three_runs(world, tmp_path, enabled, "enabled"))
     for user in world["users"]:
         assert _pip(newest_pip, user, "cache", "dir").stdout.strip() == str(shared)
+
+
+SCHEDULE_PLAY = "---\n- name: Schedule\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: fleet.cache.pip_cache_policy\n"
+
+
+def _scheduled_role(tmp_path: Path, engine: Path, home: Path, **extra: Any) -> tuple[Path, dict[str, Any]]:
+    """A play with the role and the variables of a daily prune of root's cache (in ``home``), its cron file, unit
+    files and log in ``tmp_path``, its engine in ``engine``."""
+    play = tmp_path / "schedule.yml"
+    play.write_text(SCHEDULE_PLAY)
+    for folder in ("cron", "systemd"):
+        (tmp_path / folder).mkdir(exist_ok=True)
+    role_vars = {
+        "pip_cache_policy_users": "root",
+        "pip_cache_policy_environment": {"HOME": str(home), "XDG_CACHE_HOME": ""},
+        "pip_cache_policy_max_size": "20000",
+        "pip_cache_policy_min_age": "0",
+        "pip_cache_policy_schedule": True,
+        "pip_cache_policy_schedule_backend": "cron",
+        "pip_cache_policy_schedule_activate": False,
+        "_pip_cache_policy_engine_dir": str(engine),
+        "_pip_cache_policy_cron_dir": str(tmp_path / "cron"),
+        "_pip_cache_policy_systemd_dir": str(tmp_path / "systemd"),
+        "_pip_cache_policy_log": str(tmp_path / "prune.log"),
+        **extra,
+    }
+    return play, role_vars
+
+
+def _installed(engine: Path) -> dict[str, tuple[int, int, str]]:
+    """Every entry under the engine's folder: (uid, mode, SHA-256 of a file's content)."""
+    found = {}
+    for path in sorted(engine.rglob("*")):
+        info = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(info.st_mode) else ""
+        found[str(path.relative_to(engine))] = (info.st_uid, info.st_mode, digest)
+    return found
+
+
+def test_the_installed_engine_is_verified_file_by_file(tmp_path: Path, engine_dir: Path) -> None:
+    """An engine file edited on the host, one made writable by others, one removed, and a .py added beside them:
+    check mode reports the change and leaves them so; the next run writes the role's files again, removes the extra
+    ones and reports changed; the run after that changes nothing."""
+    home = tmp_path / "home"
+    fake_cache(home / ".cache" / "pip", seed=41, downloads=3, wheels=1, size=1000, now=time.time())
+    play, role_vars = _scheduled_role(tmp_path, engine_dir, home)
+    inventory = write_inventory(tmp_path / "inventory", {"hosts": {"host": local_host()}})
+    run = playbook(play, inventory, tmp_path, extra_vars=role_vars)
+    assert run.returncode == 0, run.explain()
+    module_utils = REPO_ROOT / "plugins" / "module_utils"
+    package = engine_dir / "fleet_cache_engine"
+    shipped = {path.name: path.read_bytes() for path in module_utils.glob("_cache_*.py")}
+    assert {path.name: path.read_bytes() for path in package.iterdir()} == {**shipped, "__init__.py": b""}
+    assert sorted(path.name for path in engine_dir.iterdir()) == ["fleet-cache", "fleet_cache_engine"]
+    assert {(uid, stat.S_IMODE(mode)) for uid, mode, _digest in _installed(engine_dir).values()} == {(0, 0o644), (0, 0o755)}
+    good = _installed(engine_dir)
+    again = playbook(play, inventory, tmp_path, extra_vars=role_vars)
+    assert again.returncode == 0 and again.changed("host") == 0, again.explain()
+
+    with (package / "_cache_cli.py").open("a") as handle:
+        handle.write("TAMPERED = True\n")
+    (package / "_cache_common.py").chmod(0o666)
+    (package / "__init__.py").unlink()
+    (package / "_cache_zz_extra.py").write_text("print('not the role's')\n")
+    (engine_dir / "sitecustomize.py").write_text("print('not the role's either')\n")
+    tampered = _installed(engine_dir)
+    check = playbook(play, inventory, tmp_path, extra_vars=role_vars, args=("--check",))
+    assert check.returncode == 0 and check.changed("host") > 0, check.explain()
+    assert _installed(engine_dir) == tampered, "check mode changed the engine's folder"
+    for name in ("_cache_cli.py", "_cache_common.py", "__init__.py", "_cache_zz_extra.py"):
+        assert f"(item=fleet_cache_engine/{name})" in check.stdout, name
+    assert "(item=sitecustomize.py)" in check.stdout
+
+    restored = playbook(play, inventory, tmp_path, extra_vars=role_vars)
+    assert restored.returncode == 0 and restored.changed("host") > 0, restored.explain()
+    assert _installed(engine_dir) == good, "the engine's folder holds the role's files again, and nothing else"
+    last = playbook(play, inventory, tmp_path, extra_vars=role_vars)
+    assert last.returncode == 0 and last.changed("host") == 0, last.explain()
+
+
+def test_the_role_refuses_an_interpreter_others_could_change(tmp_path: Path) -> None:
+    """The job's interpreter from pip_cache_policy_python or from ansible_python_interpreter, in a folder a user can
+    write, or a link to an interpreter there: the role fails naming the variable, the path and why, and installs
+    and schedules nothing."""
+    real_python = os.path.realpath(VENV_BIN / "python")
+    with trusted_folder("interpreters-") as trusted:
+        shared = trusted / "shared"
+        shared.mkdir(mode=0o755)
+        shared.chmod(0o777)
+        (shared / "python3").symlink_to(real_python)
+        linked = trusted / "bin"
+        linked.mkdir(mode=0o755)
+        (linked / "python3").symlink_to(shared / "python3")
+        home = tmp_path / "home"
+        engine = trusted / "engine"
+        play, role_vars = _scheduled_role(tmp_path, engine, home)
+        hosts = {
+            "in-shared": local_host(pip_cache_policy_python=str(shared / "python3")),
+            "link-to-shared": local_host(pip_cache_policy_python=str(linked / "python3")),
+            "ansible-interpreter": local_host(ansible_python_interpreter=str(shared / "python3")),
+            "under-tmp": local_host(pip_cache_policy_python=str(tmp_path / "python3")),
+        }
+        (tmp_path / "python3").symlink_to(real_python)
+        inventory = write_inventory(tmp_path / "inventory", {"hosts": hosts})
+        env = ansible_env(tmp_path, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_CALLBACK_FORMAT_PRETTY="false")
+        run = playbook(play, inventory, tmp_path, extra_vars=role_vars, env=env)
+        assert run.returncode == 2 and {host: counts["failed"] for host, counts in run.recap.items()} == dict.fromkeys(hosts, 1), run.explain()
+        messages = {host: json.loads(result)["msg"] for host, result in re.findall(r"^fatal: \[([^\]]+)\]: FAILED! => (\{.*\})$", run.stdout, re.M)}
+        assert set(messages) == set(hosts), run.explain()
+        writable = f"but {shared} is writable by its group and others; "
+        assert messages["in-shared"].startswith(f"pip_cache_policy_python: the scheduled job would run {shared / 'python3'} as root, {writable}")
+        assert messages["link-to-shared"].startswith(f"pip_cache_policy_python: the scheduled job would run {linked / 'python3'} as root, {writable}")
+        assert messages["ansible-interpreter"].startswith(f"ansible_python_interpreter: the scheduled job would run {shared / 'python3'} as root, {writable}")
+        assert messages["under-tmp"].startswith(f"pip_cache_policy_python: the scheduled job would run {tmp_path / 'python3'} as root, but /tmp is ")
+        assert "sticky folder" in messages["under-tmp"]
+        assert not engine.exists() and not list((tmp_path / "cron").iterdir()), "nothing installed, nothing scheduled"
+
+
+def test_systemd_units_escape_specifiers_and_variables(tmp_path: Path, engine_dir: Path) -> None:
+    """An interpreter whose path holds %u, $HOME and a space, and a cache whose path also holds quotes and a
+    backslash: the unit's ExecStart, read as systemd reads it, gives back every path as the role was given it;
+    systemd-analyze verify finds the interpreter (an unescaped %u would have become root), and the command, run as
+    read, prunes that cache. An interpreter path systemd cannot take (a quote) fails the role before anything."""
+    weird = '%u $HOME it\'s "q" \\x'
+    with trusted_folder("percent-") as trusted:
+        interpreter = trusted / "py %u $HOME x" / "python3"
+        interpreter.parent.mkdir(mode=0o755)
+        interpreter.symlink_to(os.path.realpath(VENV_BIN / "python"))
+        cache = tmp_path / f"cache {weird}"
+        fake_cache(cache, seed=51, downloads=8, wheels=4, size=4000, now=time.time())
+        play, role_vars = _scheduled_role(
+            tmp_path,
+            engine_dir,
+            tmp_path / "home",
+            pip_cache_policy_schedule_backend="systemd",
+            pip_cache_policy_python=str(interpreter),
+            pip_cache_policy_environment={"PIP_CACHE_DIR": str(cache)},
+        )
+        inventory = write_inventory(tmp_path / "inventory", {"hosts": {"host": local_host()}})
+        run = playbook(play, inventory, tmp_path, extra_vars=role_vars)
+        assert run.returncode == 0, run.explain()
+        assert disk_usage(cache)[0] <= 20000, "the role pruned the cache at that path"
+        service = tmp_path / "systemd" / "fleet-cache-prune.service"
+        exec_start = next(line for line in service.read_text().splitlines() if line.startswith("ExecStart="))
+        argv = systemd_exec_argv(exec_start.split("=", 1)[1])
+        launcher = str(engine_dir / "fleet-cache")
+        assert argv == [str(interpreter), "-I", "-S", "-B", launcher, "prune", "--user=root", "--max-size=20000", "--min-age=0", f"--env=PIP_CACHE_DIR={cache}"]
+        fake_cache(cache, seed=52, downloads=8, wheels=0, size=4000, now=time.time() - 60)
+        assert disk_usage(cache)[0] > 20000
+        by_hand = subprocess.run(argv, capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
+        assert by_hand.returncode == 0 and by_hand.stdout.startswith("fleet-cache prune: 1 cache(s) (root)"), by_hand.stdout + by_hand.stderr
+        assert disk_usage(cache)[0] <= 20000
+
+        # The same job in a cron file: cron and then the shell give back the same command line.
+        cron_run = playbook(play, inventory, tmp_path, extra_vars=dict(role_vars, pip_cache_policy_schedule_backend="cron"))
+        assert cron_run.returncode == 0, cron_run.explain()
+        _when, cron_argv, cron_line = _cron_entry(tmp_path / "cron")
+        assert cron_argv == argv
+        fake_cache(cache, seed=53, downloads=8, wheels=0, size=4000, now=time.time() - 60)
+        by_cron = subprocess.run(["/bin/sh", "-c", cron_line], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
+        assert by_cron.returncode == 0 and disk_usage(cache)[0] <= 20000, by_cron.stderr + (tmp_path / "prune.log").read_text()
+
+        # An interpreter path systemd cannot take: refused before anything changes, naming the variable.
+        quoted = trusted / "it's" / "python3"
+        quoted.parent.mkdir(mode=0o755)
+        quoted.symlink_to(os.path.realpath(VENV_BIN / "python"))
+        unit = service.read_text()
+        refused_run = playbook(play, inventory, tmp_path, extra_vars=dict(role_vars, pip_cache_policy_python=str(quoted)))
+        message = f"pip_cache_policy_python: systemd refuses to start a program whose path holds a quote, a backslash or a control character ({quoted})"
+        assert refused_run.returncode == 2 and message in refused_run.stdout, refused_run.explain()
+        assert service.read_text() == unit
+
+        if not shutil.which("systemd-analyze"):
+            pytest.skip("systemd-analyze is not installed here: ExecStart was checked with this test's reading of systemd's quoting only")
+        verified = subprocess.run(["systemd-analyze", "verify", str(service)], capture_output=True, text=True, check=False)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        # The check has teeth: the same unit with % left as it is names another program (%u is root here).
+        unescaped = tmp_path / "unescaped" / "fleet-cache-prune.service"
+        unescaped.parent.mkdir()
+        unescaped.write_text(service.read_text().replace(exec_start, exec_start.replace("%%", "%")))
+        refused = subprocess.run(["systemd-analyze", "verify", str(unescaped)], capture_output=True, text=True, check=False)
+        assert refused.returncode != 0 and f"{trusted}/py root " in refused.stdout + refused.stderr, refused.stdout + refused.stderr
 
 
 def test_contradictions_fail_before_anything_changes(tmp_path: Path) -> None:
