@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from ._cache_common import UnsafeCacheDir, human_size
+from ._cache_common import UnsafeCacheDir, human_size, normalize_name, parse_wheel_filename
 from ._cache_fd import open_dir_nofollow
 from ._cache_scan import CappedList, NameMatcher, is_wheel_file, scan
 from ._cache_walk import _FD_MODE, FileItem, Listing, WalkErrors, is_link_like, remove_dir, remove_root, walk
@@ -37,7 +37,7 @@ class Request:
     mode: str
     matcher: Optional[NameMatcher] = None  # absent: which wheels
     http_all: bool = False  # absent: pip's literal '*' also takes every HTTP file
-    http_projects: bool = False  # absent by name: also the project's downloads and index pages
+    http_projects: bool = False  # absent by name: also the project's downloads, and its index pages when it all goes
     purge_extras: frozenset[str] = frozenset()
     max_age: Optional[float] = None  # pruned
     max_size: Optional[int] = None  # pruned
@@ -51,12 +51,20 @@ class Request:
 
 @dataclass
 class Outcome:
-    """What a removal did (or, in a dry run, would do)."""
+    """What a removal did (or, in a dry run, would do).
+
+    ``files`` and ``bytes`` are what pip's "Files removed" counts: the files the request selected (wheels, HTTP files,
+    and the extras asked for). ``extra_files`` and ``extra_bytes`` are the files that go only because their folder
+    goes with its entry (``origin.json`` and other non-wheel files of a wheel's folder) and the legacy
+    ``selfcheck.json``: pip >= 26 removes them too, and counts none of them.
+    """
 
     files: int = 0
     dirs: int = 0
     entries: int = 0
     bytes: int = 0
+    extra_files: int = 0
+    extra_bytes: int = 0
     removed: CappedList = field(default_factory=lambda: CappedList(100))
     errors: WalkErrors = field(default_factory=WalkErrors)
     warnings: list[str] = field(default_factory=list)
@@ -68,6 +76,8 @@ class Outcome:
             "entries": self.entries,
             "bytes": self.bytes,
             "freed": human_size(self.bytes),
+            "extra_files": self.extra_files,
+            "extra_bytes": self.extra_bytes,
             "paths": self.removed.items(),
             "paths_truncated": self.removed.truncated,
             "errors": self.errors.items,
@@ -269,6 +279,31 @@ def unsafe_reason(cache_dir: str, *, homes: list[str]) -> Optional[tuple[str, st
     return None
 
 
+class _ProjectSurvey:
+    """Whose index pages an absent-by-name request takes. A project's index page (its simple or JSON page) lists every
+    version, so it goes only when the whole project goes: a requirement without a specifier, or one that matched at
+    least one cached version and left none (wheels and downloads both count). Downloads of a matching version go
+    either way; only the pages wait for this answer."""
+
+    def __init__(self, matcher: NameMatcher) -> None:
+        self.matcher = matcher
+        requirements = matcher.requirements or []
+        self.whole = {requirement.normalized for requirement in requirements if not requirement.specifiers}
+        self.partial = {requirement.normalized for requirement in requirements} - self.whole
+        self.matched: set[str] = set()
+        self.kept: set[str] = set()
+
+    def note(self, name: str, version: Optional[str]) -> None:
+        """One cached version of a project (a wheel, or a downloaded wheel or sdist)."""
+        normalized = normalize_name(name)
+        if normalized in self.partial:
+            (self.matched if self.matcher.matches_project(name, version) else self.kept).add(normalized)
+
+    def pages_go(self, name: str) -> bool:
+        normalized = normalize_name(name)
+        return normalized in self.whole or (normalized in self.matched and normalized not in self.kept)
+
+
 class _Remover:
     def __init__(self, cache_dir: str, request: Request, *, dry_run: bool, list_limit: int, total_bytes: Optional[int], root_fd: Optional[int]) -> None:
         self.total_bytes = total_bytes
@@ -278,7 +313,8 @@ class _Remover:
         self.dry_run = dry_run
         self.outcome = Outcome(removed=CappedList(list_limit))
         self.budget: Optional[_Budget] = None
-        self.counting = False  # first pass of a size prune: measure, delete nothing
+        self.counting = False  # first pass of a size prune, or the survey: delete nothing
+        self.survey: Optional[_ProjectSurvey] = None  # absent by name with a version specifier: which pages go
         self.age_taken = 0  # bytes the age and CI rules take, measured by a size prune's first pass
 
     # Deciding --------------------------------------------------------------------------------
@@ -299,14 +335,19 @@ class _Remover:
         return False
 
     # Doing ------------------------------------------------------------------------------------
-    def _unlink(self, listing: Listing, item: FileItem) -> bool:
+    def _unlink(self, listing: Listing, item: FileItem, *, extra: bool = False) -> bool:
         """Unlink one file; False when it is still there. The walker reports why, path by path: on Windows
-        most often a file another process holds open (PermissionError, ERROR_SHARING_VIOLATION)."""
+        most often a file another process holds open (PermissionError, ERROR_SHARING_VIOLATION).
+        ``extra``: a file that goes only with its folder (pip does not count it), counted apart."""
         errors_before = listing.errors.count
         if listing.unlink(item):
             # A link to a folder is not a file to pip's walk (nor to the scan): removed, not counted.
-            self.outcome.files += 1 if item.counts_as_file else 0
-            self.outcome.bytes += item.size
+            if extra:
+                self.outcome.extra_files += 1 if item.counts_as_file else 0
+                self.outcome.extra_bytes += item.size
+            else:
+                self.outcome.files += 1 if item.counts_as_file else 0
+                self.outcome.bytes += item.size
             self.outcome.removed.add(listing.file_path(item.name), listing.file_path(item.name))
             return True
         return listing.errors.count == errors_before  # it vanished: gone all the same
@@ -331,22 +372,46 @@ class _Remover:
         if not self._rmdir_children(listing, children):
             return False
         # Every file is tried; a folder that keeps one is not removable (no rmdir to fail on it).
-        unlinked = [self._unlink(listing, item) for item in remaining]
+        unlinked = [self._unlink(listing, item, extra=True) for item in remaining]
         return all(unlinked)
 
     # Buckets ----------------------------------------------------------------------------------
+    def _take_download(self, listing: Listing, items: list[FileItem]) -> bool:
+        """Absent by name: whether this HTTP entry is a download of a requested version, or a page of a project
+        that goes whole."""
+        request = self.request
+        assert request.identify is not None and request.matcher is not None
+        found = request.identify(listing.path, [item.name for item in items])
+        if found is None:
+            return False
+        kind, name, version = found
+        if kind == "index":
+            return self.survey.pages_go(name) if self.survey is not None else request.matcher.matches_project(name, None)
+        return request.matcher.matches_project(name, version)
+
+    def survey_http(self, listing: Listing, children: list[tuple[str, object]]) -> object:
+        request = self.request
+        assert self.survey is not None and request.identify is not None
+        groups, _others = _http_groups(listing)
+        for items in groups.values():
+            found = request.identify(listing.path, [item.name for item in items])
+            if found is not None and found[0] != "index":
+                self.survey.note(found[1], found[2])
+        return False
+
+    def survey_wheels(self, listing: Listing, children: list[tuple[str, object]]) -> object:
+        assert self.survey is not None
+        for item in listing.files:
+            wheel = parse_wheel_filename(item.name) if item.counts_as_file else None
+            if wheel is not None:
+                self.survey.note(wheel.name, wheel.version)
+        return False
+
     def visit_http(self, listing: Listing, children: list[tuple[str, object]]) -> object:
         request = self.request
         # A folder pip made just now is about to get an entry: read its age before anything in it goes.
         folder_young = request.min_age > 0 and not self.counting and _dir_is_young(listing, request)
-        groups: dict[str, list[FileItem]] = {}
-        others: list[FileItem] = []
-        for item in listing.files:
-            if item.counts_as_file:
-                stem = item.name[:-5] if item.name.endswith(".body") else item.name
-                groups.setdefault(stem, []).append(item)
-            else:
-                others.append(item)  # a link to a folder: pip's walk does not count it as a file
+        groups, others = _http_groups(listing)
         kept: list[FileItem] = []
         for items in groups.values():
             mtime = max(item.mtime for item in items)
@@ -357,8 +422,7 @@ class _Remover:
             elif request.mode == "purged" or (request.mode == "absent" and request.http_all):
                 take = True
             elif request.mode == "absent" and request.http_projects and request.identify is not None and request.matcher is not None:
-                found = request.identify(listing.path, [item.name for item in items])
-                take = found is not None and request.matcher.matches_project(found[1], found[2])
+                take = self._take_download(listing, items)
             elif request.mode == "pruned":
                 take = self._prune_take(mtime, size, is_http=True)
             if take and not self.counting:
@@ -440,6 +504,20 @@ class _Remover:
         ]
         if request.mode == "purged" and "selfcheck" in request.purge_extras:
             buckets.append(("selfcheck", self.visit_selfcheck))
+        if request.mode == "absent" and request.http_projects and request.identify is not None and request.matcher is not None:
+            survey = _ProjectSurvey(request.matcher)
+            if survey.partial:
+                # A specifier: which versions of those projects the cache holds decides whether their pages go.
+                self.survey = survey
+                self.counting = True
+                surveys: list[tuple[str, Callable[[Listing, list[tuple[str, object]]], object]]] = [
+                    ("http-v2", self.survey_http),
+                    ("http", self.survey_http),
+                    ("wheels", self.survey_wheels),
+                ]
+                for name, survey_visitor in surveys:
+                    self._walk_bucket(name, survey_visitor, errors=WalkErrors())  # the removal pass reports what cannot be read
+                self.counting = False
         if request.mode == "pruned" and request.max_size is not None:
             self.budget = _Budget()
             self.counting = True
@@ -455,14 +533,15 @@ class _Remover:
             self._remove_selfcheck_json()
         return self.outcome
 
-    def _walk_bucket(self, name: str, visitor: Callable[[Listing, list[tuple[str, object]]], object]) -> None:
+    def _walk_bucket(self, name: str, visitor: Callable[[Listing, list[tuple[str, object]]], object], *, errors: Optional[WalkErrors] = None) -> None:
         path = os.path.join(self.cache_dir, name)
+        errors = self.outcome.errors if errors is None else errors
         try:
             info = self._lstat(name)
         except FileNotFoundError:
             return
         except OSError as error:
-            self.outcome.errors.add(path, error)
+            errors.add(path, error)
             return
         if is_link_like(info):
             if not self.counting:
@@ -470,7 +549,7 @@ class _Remover:
             return
         if not stat.S_ISDIR(info.st_mode):
             return
-        result = walk(path, visitor, errors=self.outcome.errors, dry_run=self.dry_run, parent_fd=self.root_fd)
+        result = walk(path, visitor, errors=errors, dry_run=self.dry_run, parent_fd=self.root_fd)
         if result is True and not self.counting and remove_root(path, dry_run=self.dry_run, errors=self.outcome.errors, parent_fd=self.root_fd):
             self.outcome.dirs += 1
 
@@ -500,10 +579,24 @@ class _Remover:
             except OSError as error:
                 self.outcome.errors.add(path, error)
                 return
-        self.outcome.files += 1
+        # pip >= 26 removes the legacy file too, without counting it among "Files removed".
+        self.outcome.extra_files += 1
         self.outcome.entries += 1
-        self.outcome.bytes += 0 if stat.S_ISLNK(info.st_mode) else info.st_size
+        self.outcome.extra_bytes += 0 if stat.S_ISLNK(info.st_mode) else info.st_size
         self.outcome.removed.add(path, path)
+
+
+def _http_groups(listing: Listing) -> tuple[dict[str, list[FileItem]], list[FileItem]]:
+    """An HTTP folder's entries (an http-v2 ``key`` and ``key.body`` pair, or one legacy file), and its other items."""
+    groups: dict[str, list[FileItem]] = {}
+    others: list[FileItem] = []
+    for item in listing.files:
+        if item.counts_as_file:
+            stem = item.name[:-5] if item.name.endswith(".body") else item.name
+            groups.setdefault(stem, []).append(item)
+        else:
+            others.append(item)  # a link to a folder: pip's walk does not count it as a file
+    return groups, others
 
 
 def _dir_is_young(listing: Listing, request: Request) -> bool:

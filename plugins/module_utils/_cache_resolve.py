@@ -384,7 +384,7 @@ class Resolution:
     command: str
     cache_dir: Optional[str]  # None when the cache is disabled
     configured_dir: Optional[str]  # the directory before the ownership check disabled it
-    source: str  # option, env, config, default, disabled
+    source: str  # option, env, config, default, disabled (by no-cache-dir, an empty cache_dir, or the ownership check)
     setting: Optional[Setting]  # the value that decided, when not the default
     disabled: bool
     disabled_reason: Optional[str]
@@ -392,6 +392,7 @@ class Resolution:
     owner_ok: Optional[bool]
     config_files: list[ConfigFile]
     warnings: list[str] = field(default_factory=list)
+    configured_source: Optional[str] = None  # where configured_dir came from (option, env, config, default)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -399,6 +400,7 @@ class Resolution:
             "cache_dir": self.cache_dir,
             "configured_dir": self.configured_dir,
             "source": self.source,
+            "configured_source": self.configured_source,
             "setting": self.setting.as_dict() if self.setting else None,
             "disabled": self.disabled,
             "disabled_reason": self.disabled_reason,
@@ -425,6 +427,7 @@ class Resolution:
             owner_ok=data["owner_ok"],
             config_files=[ConfigFile(str(item["variant"]), str(item["path"]), bool(item["exists"])) for item in data["config_files"]],
             warnings=[str(item) for item in data.get("warnings", [])],
+            configured_source=data.get("configured_source"),
         )
 
 
@@ -502,12 +505,14 @@ def resolve(
     directory = normalize_path(ctx, directory)
     owner_ok = check_path_owner(ctx, directory)
     if not owner_ok:
+        # pip's ownership check disabled it: source says so, as for no-cache-dir; configured_source keeps where the
+        # folder it refused came from.
         reason = (
             f"the directory '{directory}' or its parent directory is not owned or is not writable by the user; "
             "pip disables the cache (after 'sudo pip', give the files back to their owner)"
         )
-        return Resolution(command, None, directory, source, chosen, True, reason, None, False, config.files, [reason])
-    return Resolution(command, directory, directory, source, chosen, False, None, None, owner_ok, config.files)
+        return Resolution(command, None, directory, "disabled", chosen, True, reason, None, False, config.files, [reason], configured_source=source)
+    return Resolution(command, directory, directory, source, chosen, False, None, None, owner_ok, config.files, configured_source=source)
 
 
 def normalize_path(ctx: HostContext, path: str) -> str:

@@ -149,8 +149,19 @@ class WheelItem:
             "tags": f"{wheel.python}-{wheel.abi}-{wheel.platform}" if wheel else None,
             "size": self.size,
             "mtime": iso_time(self.mtime),
-            "pip_line": f" - {self.filename} ({pip_format_size(self.size)})",
+            "pip_line": pip_list_line(self.filename, self.size),
         }
+
+
+def pip_list_line(filename: str, size: int) -> str:
+    """The line ``pip cache list`` prints for a wheel."""
+    return f" - {filename} ({pip_format_size(size)})"
+
+
+def wheel_list_key(path: str, filename: str, size: int) -> str:
+    """Where a wheel stands in the list: pip sorts its printed lines, so the lines joined are pip's output (the path
+    only breaks ties between equal lines)."""
+    return f"{pip_list_line(filename, size)}\x00{path}"
 
 
 class _Descending:
@@ -307,7 +318,7 @@ def scan(
                         pip_count[0] += 1
                     if wheels is not None and list_matcher is not None and list_matcher.matches_filename(item.name):
                         path = listing.file_path(item.name)
-                        wheels.add(path, WheelItem(path, item.name, item.size, item.mtime))
+                        wheels.add(wheel_list_key(path, item.name, item.size), WheelItem(path, item.name, item.size, item.mtime))
                 else:
                     stats.entries += 1
             stats.entries += len(stems)
@@ -618,7 +629,7 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: _
                         pip_count += 1
                     if wheels is not None and list_matcher is not None and list_matcher.matches_filename(name):
                         full = os.path.join(path, name)
-                        wheels.add(full, WheelItem(full, name, bytes_, mtime))
+                        wheels.add(wheel_list_key(full, name, bytes_), WheelItem(full, name, bytes_, mtime))
                 elif count_entries:
                     entries += 1
             entries += len(stems)

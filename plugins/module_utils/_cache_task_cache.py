@@ -105,7 +105,7 @@ def remove_each(
     refused = homes()
     caches: list[dict[str, Any]] = []
     by_dir: dict[str, dict[str, Any]] = {}
-    totals = {"files": 0, "dirs": 0, "entries": 0, "bytes": 0}
+    totals = {"files": 0, "dirs": 0, "entries": 0, "bytes": 0, "extra_files": 0, "extra_bytes": 0}
     paths: list[str] = []
     truncated = False
     error_count = 0
@@ -168,7 +168,9 @@ def remove_each(
             warn(f"{directory}: {removed['error_count']} path(s) could not be removed or read, first: {first['path']}: {first['error']}")
         error_count += removed["error_count"]
         before = done["before"]
-        after = {key: max(0, before[key] - removed[key]) for key in ("entries", "files", "bytes")}
+        # What goes with its folder (origin.json, selfcheck.json) is gone from the cache too, though pip does not count it.
+        gone = {"entries": removed["entries"], "files": removed["files"] + removed["extra_files"], "bytes": removed["bytes"] + removed["extra_bytes"]}
+        after = {key: max(0, before[key] - gone[key]) for key in ("entries", "files", "bytes")}
         item = {
             "cache_dir": directory,
             "users": [target.account.name],
@@ -192,7 +194,7 @@ def remove_each(
     paths.sort()
     if len(paths) > limit:
         paths, truncated = paths[:limit], True
-    changed = totals["files"] > 0 or totals["dirs"] > 0
+    changed = totals["files"] > 0 or totals["extra_files"] > 0 or totals["dirs"] > 0
     result: dict[str, Any] = {
         "changed": changed,
         "removed": dict(totals, freed=human_size(totals["bytes"]), paths=paths, paths_truncated=truncated),

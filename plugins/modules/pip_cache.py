@@ -68,6 +68,9 @@ options:
     description:
       - With O(match=name), also remove the projects' HTTP-cached downloads and index pages, found by decoding the cached
         bodies (pip cannot do this, pip issue 2882). Defaults to V(true) with O(match=name).
+      - A download goes when its version matches. A project's index pages list every version, so they go only when
+        the whole project goes - a name without a specifier, or a specifier that matched the project's cached versions
+        (wheels and downloads) and left none; V(requests<2.30) keeps the pages a cached 2.34 still uses.
       - Not available with O(match=glob), whose result is pip's.
     type: bool
   purge_extras:
@@ -158,7 +161,10 @@ removed:
   type: dict
   contains:
     files:
-      description: Files removed.
+      description:
+        - Files removed, counted as pip counts its C(Files removed) - the wheels and HTTP files selected (and the
+          O(purge_extras) asked for); with O(match=glob) and O(state=purged) it is the figure pip prints.
+        - Files that go only with their folder are in RV(removed.extra_files) instead.
       type: int
       sample: 84
     dirs:
@@ -170,13 +176,23 @@ removed:
       type: int
       sample: 45
     bytes:
-      description: Bytes freed.
+      description: Bytes of the files in RV(removed.files) (the size pip 25.0 and newer print beside C(Files removed)).
       type: int
       sample: 32456123
     freed:
-      description: Bytes freed, in words.
+      description: RV(removed.bytes) in words.
       type: str
       sample: 30.9 MiB
+    extra_files:
+      description:
+        - Files removed that pip does not count - C(origin.json) and other non-wheel files that go with their wheel's
+          folder, and the legacy C(selfcheck.json). pip 26.0 and newer remove them too.
+      type: int
+      sample: 3
+    extra_bytes:
+      description: Bytes of the files in RV(removed.extra_files).
+      type: int
+      sample: 1520
     paths:
       description: Removed files, sorted, at most O(limit).
       type: list
@@ -186,7 +202,7 @@ removed:
       description: Whether RV(removed.paths) was cut at O(limit).
       type: bool
       sample: false
-  sample: {files: 84, dirs: 120, entries: 45, bytes: 32456123, freed: 30.9 MiB}
+  sample: {files: 84, dirs: 120, entries: 45, bytes: 32456123, freed: 30.9 MiB, extra_files: 3, extra_bytes: 1520}
 before:
   description: Entries, files and bytes in the buckets acted on, before the run.
   returned: success
@@ -235,13 +251,16 @@ caches:
       elements: str
       sample: [alice]
     source:
-      description: Why this directory (V(option), V(env), V(config), V(default), V(disabled)).
+      description:
+        - Why this directory (V(option), V(env), V(config), V(default), V(disabled)).
+        - V(disabled) also when pip's ownership check disables the cache (a folder that is not the user's); the
+          item's C(disabled_reason) says why.
       type: str
       sample: default
     removed:
       description: As RV(removed), for this directory.
       type: dict
-      sample: {files: 84, dirs: 120, entries: 45, bytes: 32456123}
+      sample: {files: 84, dirs: 120, entries: 45, bytes: 32456123, extra_files: 3, extra_bytes: 1520}
     before:
       description: As RV(before), for this directory.
       type: dict

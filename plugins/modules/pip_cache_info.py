@@ -99,7 +99,10 @@ cache_dir:
   type: str
   sample: /home/alice/.cache/pip
 source:
-  description: Why this directory; V(option), V(env), V(config), V(default) or V(disabled).
+  description:
+    - Why this directory; V(option), V(env), V(config), V(default) or V(disabled).
+    - V(disabled) whatever disabled the cache, C(no-cache-dir) or pip's ownership check (a folder that is not the
+      user's); RV(caches[].disabled_reason) says which, and RV(caches[].resolution) where the refused folder came from.
   returned: success and O(user) is not V(all)
   type: str
   sample: default
@@ -172,7 +175,11 @@ caches:
       type: bool
       sample: true
     source:
-      description: V(option), V(env), V(config), V(default) or V(disabled).
+      description:
+        - V(option), V(env), V(config), V(default) or V(disabled).
+        - V(disabled) whatever disabled the cache, C(no-cache-dir) or pip's ownership check (a folder that is not the
+          user's); RV(caches[].disabled_reason) says which, and C(configured_source) in RV(caches[].resolution) where
+          the refused folder came from.
       type: str
       sample: config
     disabled:
@@ -184,10 +191,19 @@ caches:
       type: str
       sample: "no-cache-dir = true in [global] of /etc/pip.conf"
     resolution:
-      description: The full resolution for O(command) - the deciding setting, config files considered (with C(exists)),
-        the ownership check.
+      description:
+        - The full resolution for O(command) - the deciding setting, config files considered (with C(exists)),
+          the ownership check.
+        - C(configured_dir) is the folder pip was pointed at and C(configured_source) why (V(option), V(env), V(config)
+          or V(default)), also when the ownership check then disabled it (C(source) V(disabled), C(owner_ok) V(false));
+          both are null when C(no-cache-dir) disabled the cache.
       type: dict
-      sample: {command: cache, source: config, setting: {key: cache-dir, value: /srv/pip, origin: /etc/pip.conf, section: global}}
+      sample:
+        command: cache
+        source: config
+        configured_source: config
+        configured_dir: /srv/pip
+        setting: {key: cache-dir, value: /srv/pip, origin: /etc/pip.conf, section: global}
     commands:
       description: The cache directory of other pip commands where their sections differ (C(cache) and C(install)).
       type: dict
@@ -219,10 +235,14 @@ caches:
       elements: str
       sample: ["Number of HTTP files: 84"]
     wheels:
-      description: Locally built wheels selected by O(pattern) or O(name) (all without them), sorted by path, at most O(limit).
+      description:
+        - Locally built wheels selected by O(pattern) or O(name) (all without them), at most O(limit).
+        - In the order of C(pip cache list), which sorts the lines it prints; each item's C(pip_line) is that line, so
+          those lines joined are pip's output.
       type: list
       elements: dict
-      sample: [{filename: tiny-1.0-py3-none-any.whl, name: tiny, version: "1.0", tags: py3-none-any, size: 1234}]
+      sample:
+        - {filename: tiny-1.0-py3-none-any.whl, name: tiny, version: "1.0", tags: py3-none-any, size: 1234, pip_line: " - tiny-1.0-py3-none-any.whl (1.2 kB)"}
     wheels_count:
       description: How many wheels were selected, whatever O(limit).
       type: int

@@ -11,6 +11,8 @@ import pytest
 from engine import common, resolve, scan
 from piporacle import OraclePip, isolated_env, pip_cache_dir, pip_cache_info, pip_cache_list
 
+from playbooks import adhoc
+
 
 def _copy(template: Path, dest: Path) -> Path:
     shutil.copytree(template, dest, symlinks=True)
@@ -101,14 +103,46 @@ def test_list_matches_pip(oracle_pip: OraclePip, template_caches: dict[str, Path
         items = ours.wheels.items()
         assert sorted(item.path for item in items) == abspath
         assert sorted(f"- {item.filename} ({common.pip_format_size(item.size)})" for item in items) == human
+        # In pip's order: the pip_line of each wheel, joined, is what `pip cache list` prints below "Cache contents:".
+        assert [item.as_dict()["pip_line"] for item in items] == [f" {line}" for line in human]
 
 
 def test_list_cap_says_it_was_cut(newest_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
     cache = _copy(template_caches[newest_pip.version], tmp_path / "cache")
-    full = pip_cache_list(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache)), None, "abspath")
+    full = pip_cache_list(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache)), None, "human")
     assert len(full) >= 2
     for ours in _both_ways(cache, list_matcher=scan.NameMatcher(glob="*"), list_limit=1):
         assert ours.wheels is not None
         assert ours.wheels.count == len(full)
         assert ours.wheels.truncated
-        assert [item.path for item in ours.wheels.items()] == full[:1]
+        # The first lines pip prints, not the first paths.
+        assert [item.as_dict()["pip_line"] for item in ours.wheels.items()] == [f" {line}" for line in full[:1]]
+
+
+@pytest.mark.parametrize("how", ["env", "default"])
+def test_cache_disabled_by_ownership_says_so(newest_pip: OraclePip, tmp_path: Path, how: str) -> None:
+    """pip run as root disables a cache folder another uid owns; pip_cache_info then reports source 'disabled' (as for
+    PIP_NO_CACHE_DIR), the ownership check as the reason, and where the refused folder came from."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a folder another uid owns")
+    xdg = tmp_path / "xdg"
+    foreign = tmp_path / "foreign" if how == "env" else xdg / "pip"
+    foreign.mkdir(parents=True)
+    os.chown(foreign, 65534, 65534)  # a uid number: no account needs to exist for it
+    settings = {"PIP_CACHE_DIR": str(foreign)} if how == "env" else {"XDG_CACHE_HOME": str(xdg)}
+    env = isolated_env(tmp_path / "env", **settings)
+    proc = newest_pip.run("cache", "dir", env=env)
+    assert proc.returncode == 1 and "cache is disabled" in proc.stderr, proc.stderr
+    ctx = resolve.HostContext(platform="linux", environ=env, uid=0, sys_prefix=str(newest_pip.venv), cwd=str(tmp_path), live=True)
+    ours = resolve.resolve(ctx)
+    assert (ours.cache_dir, ours.source, ours.configured_source, ours.configured_dir) == (None, "disabled", how, str(foreign))
+    # The module's own user is root, whose configuration files are not this test's: an empty config folder instead.
+    isolated = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    result = adhoc("fleet.cache.pip_cache_info", {"environment": dict(settings, **isolated), "python": str(newest_pip.python)}, tmp_path)
+    assert (result["cache_dir"], result["source"], result["disabled"]) == (None, "disabled", True), result
+    assert "not owned or is not writable" in str(result["caches"][0]["disabled_reason"])  # type: ignore[index]
+    resolution = result["caches"][0]["resolution"]  # type: ignore[index]
+    assert (resolution["configured_source"], resolution["configured_dir"]) == (how, str(foreign))
+    # PIP_NO_CACHE_DIR reads the same way, with its own reason.
+    plain = adhoc("fleet.cache.pip_cache_info", {"environment": dict(isolated, PIP_NO_CACHE_DIR="1"), "python": str(newest_pip.python)}, tmp_path)
+    assert (plain["source"], plain["caches"][0]["resolution"]["configured_source"]) == ("disabled", None)  # type: ignore[index]

@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from engine import remove, scan
-from piporacle import OraclePip, isolated_env, pip_cache_purge, pip_cache_remove, tree_snapshot
+from engine import common, http, remove, scan, version
+from piporacle import OraclePip, RemoveResult, isolated_env, pip_cache_purge, pip_cache_remove, tree_snapshot
+
+from playbooks import adhoc
 
 PATTERNS = ["TinyYAML", "tinyyaml", "tiny_requests", "tiny-requests", "zope*", "*-1.1*", "Simple-1.1", "nomatch", "*"]
 
@@ -43,6 +45,21 @@ def _compare(pip: OraclePip, theirs: Path, ours: Path) -> None:
     assert all(_cleanup_only(path, kind) for path, kind in extra.items()), extra
 
 
+def _assert_pips_figures(said: RemoveResult, done: remove.Outcome, ours: Path, before: dict[str, tuple[str, int]]) -> None:
+    """pip's "Files removed" (and its size, pip >= 25.0) are the outcome's files and bytes; the files that went only
+    with their folder (a wheel folder's origin.json, the legacy selfcheck.json) are counted apart."""
+    assert done.files == said.files_removed, (said.stdout, done.as_dict())
+    if said.size_removed is not None:
+        assert said.size_removed == common.pip_format_size(done.bytes), (said.stdout, done.as_dict())
+    assert not done.removed.truncated
+    removed = [Path(path).relative_to(ours).as_posix() for path in done.removed.items()]
+    extra = [path for path in removed if path == "selfcheck.json" or (path.startswith("wheels/") and not path.endswith(".whl"))]
+    assert (done.extra_files, done.extra_bytes) == (len(extra), sum(before[path][1] for path in extra))
+    assert done.files + done.extra_files == len(removed)
+    if said.dirs_removed is not None:
+        assert done.dirs == said.dirs_removed, (said.stdout, done.as_dict())
+
+
 @pytest.mark.parametrize("pattern", PATTERNS, ids=lambda value: f"pattern={value}")
 def test_remove_glob_matches_pip(oracle_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path, pattern: str) -> None:
     theirs, ours = _two_copies(template_caches[oracle_pip.version], tmp_path)
@@ -54,6 +71,7 @@ def test_remove_glob_matches_pip(oracle_pip: OraclePip, template_caches: dict[st
     done = remove.remove(str(ours), request, dry_run=False)
     _compare(oracle_pip, theirs, ours)
     assert predicted.as_dict() == done.as_dict()
+    _assert_pips_figures(result, done, ours, untouched)
     whl_removed = [path for path in done.as_dict()["paths"] if path.endswith(".whl")]
     if pattern in ("nomatch", "tinyyaml", "tiny-requests"):
         assert result.warning_no_match and not whl_removed
@@ -65,12 +83,103 @@ def test_purge_matches_pip(oracle_pip: OraclePip, template_caches: dict[str, Pat
     theirs, ours = _two_copies(template_caches[oracle_pip.version], tmp_path)
     (ours / "selfcheck.json").write_text("{}")
     (theirs / "selfcheck.json").write_text("{}")
-    pip_cache_purge(oracle_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(theirs)))
+    untouched = tree_snapshot(ours)
+    result = pip_cache_purge(oracle_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(theirs)))
     request = remove.Request(mode="purged")
     predicted = remove.remove(str(ours), request, dry_run=True)
     done = remove.remove(str(ours), request, dry_run=False)
     assert predicted.as_dict() == done.as_dict()
     _compare(oracle_pip, theirs, ours)
+    _assert_pips_figures(result, done, ours, untouched)
     assert not (ours / "wheels").exists() or not any(path.endswith(".whl") for path in tree_snapshot(ours / "wheels"))
     again = remove.remove(str(ours), request, dry_run=False)
     assert (again.files, again.dirs) == (0, 0), "a second purge finds nothing"
+
+
+@pytest.mark.parametrize("operation", ["remove TinyYAML", "purge"])
+def test_module_reports_pips_figures(newest_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path, operation: str) -> None:
+    """The module's removed.files and removed.bytes are pip's "Files removed" and its size; the origin.json files that
+    went with their wheel's folder are in removed.extra_files (pip 26 removes them too, uncounted)."""
+    theirs, ours = _two_copies(template_caches[newest_pip.version], tmp_path)
+    before = tree_snapshot(ours)
+    env = isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(theirs))
+    if operation == "purge":
+        said, args = pip_cache_purge(newest_pip, env), {"state": "purged"}
+    else:
+        said, args = pip_cache_remove(newest_pip, env, "TinyYAML"), {"state": "absent", "match": "glob", "name": ["TinyYAML"]}
+    result = adhoc("fleet.cache.pip_cache", dict(args, cache_dir=str(ours), min_age="0", limit=1000), tmp_path)
+    removed = result["removed"]
+    _compare(newest_pip, theirs, ours)
+    assert said.files_removed > 0 and result["changed"] is True
+    assert removed["files"] == said.files_removed, (said.stdout, removed)
+    if said.size_removed is not None:
+        assert said.size_removed == common.pip_format_size(removed["bytes"]), (said.stdout, removed)
+    origins = [path for path in removed["paths"] if os.path.basename(path) == "origin.json"]
+    assert origins, "the template's wheel folders hold an origin.json"
+    assert removed["extra_files"] == len(origins)
+    assert removed["extra_bytes"] == sum(before[Path(path).relative_to(ours).as_posix()][1] for path in origins)
+
+
+def _tiny_requests(cache: Path) -> tuple[set[tuple[str, str, str | None]], set[str]]:
+    """tiny-requests in the cache: its HTTP entries as (path, kind, version) (an index page has no version), and the
+    versions of its built wheels."""
+    items, _count, truncated, _unknown = http.list_downloads(str(cache))
+    assert not truncated
+    downloads = {(item["path"], item["kind"], item["version"]) for item in items if item["normalized_name"] == "tiny-requests"}
+    listed = scan.scan(str(cache), list_matcher=scan.NameMatcher(glob="tiny_requests"), list_limit=100).wheels
+    assert listed is not None
+    return downloads, {item.filename.split("-")[1] for item in listed.items()}
+
+
+def _other_projects(cache: Path) -> set[tuple[str, str, str | None]]:
+    return {(item["path"], item["kind"], item["version"]) for item in http.list_downloads(str(cache))[0] if item["normalized_name"] != "tiny-requests"}
+
+
+@pytest.mark.parametrize(
+    "requirement, versions_gone, pages_go",
+    [
+        ("tiny-requests<2.1", {"2.0"}, False),  # 2.1 stays cached, and pip still reads the project's pages for it
+        ("tiny-requests<1", set(), False),  # matches no cached version: nothing at all goes
+        ("tiny-requests>=2.0", {"2.0", "2.1"}, True),  # every cached version matched: the whole project goes
+        ("tiny-requests", {"2.0", "2.1"}, True),
+    ],
+)
+def test_index_pages_go_only_with_the_whole_project(
+    oracle_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path, requirement: str, versions_gone: set[str], pages_go: bool
+) -> None:
+    cache = Path(os.path.realpath(shutil.copytree(template_caches[oracle_pip.version], tmp_path / "cache", symlinks=True)))
+    downloads, wheels = _tiny_requests(cache)
+    pages = {entry for entry in downloads if entry[1] == "index"}
+    assert pages and {entry[2] for entry in downloads - pages} == wheels == {"2.0", "2.1"}, "pip cached both versions and the pages"
+    others = _other_projects(cache)
+    untouched = tree_snapshot(cache)
+    request = remove.Request(
+        mode="absent",
+        matcher=scan.NameMatcher(requirements=[version.parse_requirement(requirement)]),
+        http_projects=True,
+        identify=http.identify_for_removal,
+    )
+    predicted = remove.remove(str(cache), request, dry_run=True)
+    assert tree_snapshot(cache) == untouched
+    done = remove.remove(str(cache), request, dry_run=False)
+    assert predicted.as_dict() == done.as_dict()
+    left, wheels_left = _tiny_requests(cache)
+    assert {entry[2] for entry in downloads - left if entry[1] != "index"} == versions_gone
+    assert wheels_left == {"2.0", "2.1"} - versions_gone
+    assert not (pages & left) if pages_go else pages <= left
+    assert _other_projects(cache) == others
+    if not versions_gone:
+        assert (done.files, done.extra_files, done.dirs, done.entries) == (0, 0, 0, 0) and tree_snapshot(cache) == untouched
+
+
+def test_module_specifier_matching_nothing_is_no_change(newest_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
+    """A version specifier that matches no cached version leaves the project's index pages and reports no change."""
+    cache = Path(os.path.realpath(shutil.copytree(template_caches[newest_pip.version], tmp_path / "cache", symlinks=True)))
+    untouched = tree_snapshot(cache)
+    for check in (True, False):
+        result = adhoc(
+            "fleet.cache.pip_cache", {"state": "absent", "name": ["tiny-requests<1"], "cache_dir": str(cache), "min_age": "0"}, tmp_path, check=check
+        )
+        assert result["changed"] is False, result
+        assert (result["removed"]["files"], result["removed"]["extra_files"], result["removed"]["paths"]) == (0, 0, [])
+    assert tree_snapshot(cache) == untouched

@@ -39,14 +39,16 @@ def checked_run(cache_dir, request, fingerprint, *, list_limit=100):
     assert real.as_dict() == dry.as_dict()
     assert real.warnings == dry.warnings
     after = scan(cache_dir).total
+    # What pip counts and what goes with its folder (origin.json, selfcheck.json) are reported apart: together they
+    # are what a scan sees disappear.
     assert (before.files - after.files, before.bytes - after.bytes, before.entries - after.entries, before.dirs - after.dirs) == (
-        real.files,
-        real.bytes,
+        real.files + real.extra_files,
+        real.bytes + real.extra_bytes,
         real.entries,
         real.dirs,
     )
     again = remove(cache_dir, request, dry_run=False)
-    assert (again.files, again.dirs, again.entries, again.bytes, again.removed.items()) == (0, 0, 0, 0, [])
+    assert (again.files, again.extra_files, again.dirs, again.entries, again.bytes, again.removed.items()) == (0, 0, 0, 0, 0, [])
     return real
 
 
@@ -59,11 +61,14 @@ def remaining(cache_dir, fingerprint):
 
 def test_purge_removes_what_pip_cache_purge_removes(cache, build_tree, tree_fingerprint):
     outcome = checked_run(cache, purge(build_tree.now), tree_fingerprint)
-    assert (outcome.files, outcome.dirs, outcome.entries, outcome.bytes) == (12, 23, 7, 21960)
+    # pip's "Files removed": 5 HTTP files and 3 wheels; the 3 origin.json and selfcheck.json go uncounted by pip.
+    assert (outcome.files, outcome.dirs, outcome.entries, outcome.bytes) == (8, 23, 7, 21850)
+    assert (outcome.extra_files, outcome.extra_bytes) == (4, 3 * 20 + 50)
     assert remaining(cache, tree_fingerprint) == ["notes.txt", "selfcheck/5a5a"]
     assert sorted(os.listdir(cache)) == ["notes.txt", "selfcheck"]
     result = outcome.as_dict()
-    assert result["freed"] == "21.4 KiB"
+    assert result["freed"] == "21.3 KiB"
+    assert (result["extra_files"], result["extra_bytes"]) == (4, 110)
     assert result["paths"] == sorted(result["paths"])
     assert os.path.join(cache, "selfcheck.json") in result["paths"]
     assert (result["paths_truncated"], result["errors"], result["error_count"]) == (False, [], 0)
@@ -71,7 +76,8 @@ def test_purge_removes_what_pip_cache_purge_removes(cache, build_tree, tree_fing
 
 def test_purge_with_selfcheck_extra(cache, build_tree, tree_fingerprint):
     outcome = checked_run(cache, purge(build_tree.now, purge_extras=frozenset({"selfcheck"})), tree_fingerprint)
-    assert (outcome.files, outcome.dirs, outcome.bytes) == (13, 24, 22060)
+    assert (outcome.files, outcome.dirs, outcome.bytes) == (9, 24, 21950)
+    assert (outcome.extra_files, outcome.extra_bytes) == (4, 110)
     assert remaining(cache, tree_fingerprint) == ["notes.txt"]
 
 
@@ -99,7 +105,7 @@ def test_removed_paths_are_capped_to_the_smallest(standard_tree, cache, build_tr
     everything = sorted(os.path.join(cache, rel) for rel in standard_tree if rel.startswith(("http", "wheels")) or rel == "selfcheck.json")
     assert result["paths"] == everything[:3]
     assert result["paths_truncated"] is True
-    assert result["files"] == 12
+    assert (result["files"], result["extra_files"]) == (8, 4)
 
 
 def test_purge_of_a_missing_or_empty_cache(tmp_path, build_tree):
@@ -178,18 +184,66 @@ def test_absent_by_name_with_downloads(project_cache, build_tree, tree_fingerpri
         "wheels/aa/bb/cc/d3/bar-1.0-py3-none-any.whl",
         "wheels/aa/bb/cc/d3/origin.json",
     ]
-    assert (outcome.entries, outcome.files) == (2 + 2 + 1, 4 + 1 + 4)
+    # One download and two pages (http-v2 pairs and a legacy file), two wheels; their two origin.json apart.
+    assert (outcome.entries, outcome.files, outcome.extra_files) == (2 + 2 + 1, 4 + 1 + 2, 2)
 
 
 def test_absent_by_name_and_version(project_cache, build_tree, tree_fingerprint):
     checked_run(project_cache, by_name(build_tree.now, "foo_bar<2"), tree_fingerprint)
     left = remaining(project_cache, tree_fingerprint)
-    # The 2.0 wheel and its download stay; the 1.0 wheel goes, and so do the index pages (they hold every version).
+    # The 2.0 wheel and its download stay; the 1.0 wheel goes. The index pages list every version: the cached 2.0
+    # still needs them, so they stay.
     assert "wheels/aa/bb/cc/d1/Foo_Bar-2.0-py3-none-any.whl" in left
     assert "http-v2/0/0/0/0/1/kfoo.body" in left
     assert "wheels/aa/bb/cc/d2/foo_bar-1.0-py3-none-any.whl" not in left
-    assert "http-v2/0/0/0/0/3/kidx.body" not in left
-    assert "http/1/1/1/1/1/klegacy" not in left
+    assert "http-v2/0/0/0/0/3/kidx.body" in left
+    assert "http/1/1/1/1/1/klegacy" in left
+
+
+PAGES = ["http-v2/0/0/0/0/3/kidx", "http-v2/0/0/0/0/3/kidx.body", "http/1/1/1/1/1/klegacy"]
+
+
+@pytest.mark.parametrize(
+    "names, pages_go",
+    [
+        (["foo-bar"], True),  # no specifier: the whole project
+        (["foo-bar>=1"], True),  # every cached version (1.0 wheel, 2.0 wheel and download) matched
+        (["foo-bar<2", "foo-bar>=2"], True),  # together they match every cached version
+        (["foo-bar<2", "foo-bar"], True),
+        (["foo-bar<2"], False),  # 2.0 stays, and needs the pages
+        (["foo-bar>1"], False),  # the 2.0 download and wheel go, the 1.0 wheel stays
+        (["foo-bar<1"], False),  # matches no cached version
+    ],
+)
+def test_index_pages_go_only_with_the_whole_project(project_cache, build_tree, tree_fingerprint, names, pages_go):
+    checked_run(project_cache, by_name(build_tree.now, *names), tree_fingerprint)
+    left = remaining(project_cache, tree_fingerprint)
+    assert [page for page in PAGES if page in left] == ([] if pages_go else PAGES)
+    assert "http-v2/0/0/0/0/2/kbar.body" in left and "wheels/aa/bb/cc/d3/bar-1.0-py3-none-any.whl" in left
+
+
+def test_a_specifier_that_matches_nothing_changes_nothing(project_cache, build_tree, tree_fingerprint):
+    before = tree_fingerprint(project_cache)
+    for request in (by_name(build_tree.now, "foo-bar<1"), by_name(build_tree.now, "foo-bar>5,<6", "bar!=1.0")):
+        outcome = remove(project_cache, request, dry_run=False)
+        assert (outcome.files, outcome.extra_files, outcome.dirs, outcome.entries, outcome.removed.items()) == (0, 0, 0, 0, [])
+    assert tree_fingerprint(project_cache) == before
+
+
+def test_pages_of_a_project_with_only_pages_cached(tmp_path, build_tree, tree_fingerprint):
+    """No version cached at all: a specifier matched nothing, so the pages stay; a bare name takes them."""
+    root = str(tmp_path / "cache")
+    page = os.path.join(root, "http-v2/0/0/0/0/3/kidx")
+    os.makedirs(os.path.dirname(page))
+    with open(page, "wb") as handle:
+        handle.write(b"cc=4,\x80")
+    with open(page + ".body", "wb") as handle:
+        handle.write(b"<html><body><h1>Links for markupsafe</h1></body></html>")
+    assert remove(root, by_name(build_tree.now, "MarkupSafe<3"), dry_run=False).files == 0
+    assert remaining(root, tree_fingerprint) == ["http-v2/0/0/0/0/3/kidx", "http-v2/0/0/0/0/3/kidx.body"]
+    outcome = checked_run(root, by_name(build_tree.now, "MarkupSafe"), tree_fingerprint)
+    assert (outcome.files, outcome.entries) == (2, 1)
+    assert remaining(root, tree_fingerprint) == []
 
 
 def test_absent_by_name_without_downloads(project_cache, build_tree, tree_fingerprint):
@@ -228,7 +282,8 @@ def test_absent_star_takes_http_too(project_cache, build_tree, tree_fingerprint)
 def test_prune_by_age(cache, build_tree, tree_fingerprint):
     request = Request(mode="pruned", max_age=30 * DAY, now=build_tree.now)
     outcome = checked_run(cache, request, tree_fingerprint)
-    assert (outcome.files, outcome.entries, outcome.bytes, outcome.dirs) == (5, 3, 8220, 11)
+    assert (outcome.files, outcome.entries, outcome.bytes, outcome.dirs) == (4, 3, 8200, 11)
+    assert (outcome.extra_files, outcome.extra_bytes) == (1, 20)
     assert remaining(cache, tree_fingerprint) == [
         "http-v2/0/1/2/3/5/k2",
         "http-v2/0/1/2/3/5/k2.body",
@@ -296,17 +351,17 @@ def test_prune_by_size_and_age_together(tmp_path, build_tree, tree_fingerprint):
 @pytest.mark.parametrize(
     "files, request_args, expected",
     [
-        ({"selfcheck/5a5a": (5000, 1), "notes.txt": (100, 1)}, {}, (0, 0)),
+        ({"selfcheck/5a5a": (5000, 1), "notes.txt": (100, 1)}, {}, (0, 0, 0, 0)),
         # A wheel folder left without a wheel is no entry to prune, but pip >= 26 clears such leftovers and so do we.
-        ({"wheels/aa/bb/cc/dd/origin.json": (5000, 1)}, {}, (1, 5000)),
-        ({"wheels/aa/bb/cc/dd/x-1.0-py3-none-any.whl": (5000, 0.00001)}, {"min_age": 3600.0}, (0, 0)),
+        ({"wheels/aa/bb/cc/dd/origin.json": (5000, 1)}, {}, (0, 0, 1, 5000)),
+        ({"wheels/aa/bb/cc/dd/x-1.0-py3-none-any.whl": (5000, 0.00001)}, {"min_age": 3600.0}, (0, 0, 0, 0)),
     ],
     ids=["only-selfcheck", "wheel-folder-without-wheel", "everything-young"],
 )
 def test_prune_by_size_with_nothing_prunable(tmp_path, build_tree, files, request_args, expected):
     root = build_tree(str(tmp_path / "c"), files)
     outcome = remove(root, Request(mode="pruned", max_size=100, now=build_tree.now, **request_args), dry_run=True)
-    assert (outcome.files, outcome.bytes) == expected
+    assert (outcome.files, outcome.bytes, outcome.extra_files, outcome.extra_bytes) == expected
 
 
 # --- min_age --------------------------------------------------------------------------------------
@@ -430,8 +485,8 @@ def test_links_are_removed_as_links_never_followed(linked, build_tree, tree_fing
     for rel in links:
         assert not os.path.lexists(os.path.join(root, rel))
     # Links to files count as files of 0 bytes; links to folders are removed but not counted as files.
-    assert outcome.bytes == 10 + 10 + 10 + 10 + 10
-    assert outcome.files == 5 + 4
+    assert outcome.bytes + outcome.extra_bytes == 10 + 10 + 10 + 10 + 10
+    assert outcome.files + outcome.extra_files == 5 + 4
 
 
 def test_prune_leaves_links_targets_alone(linked, build_tree, tree_fingerprint):
@@ -519,7 +574,8 @@ def test_file_that_cannot_be_removed_is_reported(cache, build_tree, monkeypatch,
     assert os.path.exists(stuck_path)
     assert os.path.exists(os.path.join(cache, "wheels/ab/cd/ef/0123/origin.json"))
     assert stuck_path not in outcome.removed.items()
-    assert (outcome.files, outcome.bytes, outcome.entries) == (10, 21960 - 4000 - 20, 6)
+    assert (outcome.files, outcome.bytes, outcome.entries) == (7, 21850 - 4000, 6)
+    assert (outcome.extra_files, outcome.extra_bytes) == (3, 2 * 20 + 50)
     assert not os.path.exists(os.path.join(cache, "http-v2"))
 
 

@@ -693,3 +693,47 @@ def test_live_normalize_path_resolves_links(tmp_path):
     (tmp_path / "link").symlink_to(real)
     ctx = HostContext(platform="linux", environ={"HOME": str(tmp_path)}, cwd=str(tmp_path), live=True)
     assert normalize_path(ctx, "link") == os.path.realpath(str(real))
+
+
+# --- disabled by pip's ownership check ------------------------------------------------------------
+
+STRANGER = 4242  # a uid that owns nothing here: every folder of tmp_path is someone else's to it
+
+
+@pytest.mark.parametrize(
+    "how, expected_source",
+    [("option", "option"), ("env", "env"), ("config", "config"), ("default", "default")],
+)
+def test_ownership_check_disables_and_says_so(tmp_path, how, expected_source):
+    """A folder that is not the user's disables the cache, as no-cache-dir does: source says disabled, the reason names
+    the ownership check, and configured_source keeps where the refused folder came from."""
+    if hasattr(os, "geteuid") and os.geteuid() == STRANGER:
+        pytest.skip(f"this test runs as uid {STRANGER}")
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o755)
+    environ = {"HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "xdg"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    texts = {}
+    if how == "env":
+        environ["PIP_CACHE_DIR"] = str(folder)
+    if how == "config":
+        texts[str(tmp_path / "config" / "pip" / "pip.conf")] = f"[global]\ncache-dir = {folder}\n"
+    ctx = HostContext(platform="linux", environ=environ, uid=STRANGER, gids=(STRANGER,), cwd=str(tmp_path), live=True, exists=lambda path: path in texts)
+    config, _reads = loaded(ctx, texts)
+    result = resolve(ctx, config=config, cache_dir=str(folder) if how == "option" else None)
+    expected_dir = str(tmp_path / "xdg" / "pip") if how == "default" else str(folder)
+    assert (result.cache_dir, result.disabled, result.owner_ok) == (None, True, False)
+    assert (result.source, result.configured_source, result.configured_dir) == ("disabled", expected_source, os.path.realpath(expected_dir))
+    assert "not owned or is not writable by the user" in result.disabled_reason
+    as_dict = result.as_dict()
+    assert (as_dict["source"], as_dict["configured_source"]) == ("disabled", expected_source)
+    assert type(result).from_data(result.to_data()) == result
+    # The user's own folder: the same setting is used as it is.
+    mine = HostContext(platform="linux", environ=environ, uid=os.geteuid(), cwd=str(tmp_path), live=True, exists=lambda path: path in texts)
+    kept = resolve(mine, config=loaded(mine, texts)[0], cache_dir=str(folder) if how == "option" else None)
+    assert (kept.disabled, kept.source, kept.configured_source) == (False, expected_source, expected_source)
+
+
+def test_configured_source_is_null_when_no_cache_dir_disables():
+    texts = {USER: "[global]\nno-cache-dir = true\n"}
+    result = resolved(ctx_with(texts, {"PIP_CACHE_DIR": "/e"}), texts)
+    assert (result.source, result.configured_source, result.configured_dir) == ("disabled", None, None)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_scan
 from ansible_collections.fleet.cache.plugins.module_utils._cache_common import InvalidValue
 from ansible_collections.fleet.cache.plugins.module_utils._cache_scan import (
     BucketStats,
@@ -123,6 +124,37 @@ def test_scan_lists_wheels_with_matcher_sorted_and_capped(cache):
     assert item["pip_line"] == " - Foo_Bar-2.0-py3-none-any.whl (5.0 kB)"
     capped = scan(cache, list_matcher=NameMatcher(glob="*"), list_limit=2)
     assert (len(capped.wheels.items()), capped.wheels.count, capped.wheels.truncated) == (2, 3, True)
+
+
+def test_wheels_are_listed_in_pip_cache_lists_order(tmp_path, build_tree, monkeypatch):
+    """pip sorts the lines it prints (name, then size as words), not the paths: the pip_lines joined are pip's output,
+    and a capped list keeps pip's first lines."""
+    root = build_tree(
+        str(tmp_path / "c"),
+        {
+            "wheels/01/00/00/aa/zeta-1.0-py3-none-any.whl": (10, 1),
+            "wheels/02/00/00/aa/Alpha-1.0-py3-none-any.whl": (2000, 1),
+            "wheels/03/00/00/aa/alpha-1.0-py3-none-any.whl": (10, 1),
+            "wheels/04/00/00/aa/beta-1.0-py3-none-any.whl": (20000, 1),
+            "wheels/05/00/00/aa/beta-1.0-py3-none-any.whl": (1500, 1),
+        },
+    )
+    lines = [
+        " - Alpha-1.0-py3-none-any.whl (2.0 kB)",
+        " - alpha-1.0-py3-none-any.whl (10 bytes)",
+        " - beta-1.0-py3-none-any.whl (1.5 kB)",
+        " - beta-1.0-py3-none-any.whl (20 kB)",
+        " - zeta-1.0-py3-none-any.whl (10 bytes)",
+    ]
+    assert lines == sorted(lines)  # what pip's format_for_human prints
+    monkeypatch.setattr(_cache_scan, "SPLIT_AFTER", 0)  # with helpers: the folders are shared out at once
+    for helpers in (0, 2):
+        result = scan(root, list_matcher=NameMatcher(glob="*"), helpers=helpers)
+        assert [item.as_dict()["pip_line"] for item in result.wheels.items()] == lines
+        assert len(result.helper_peaks_kib) == helpers
+        capped = scan(root, list_matcher=NameMatcher(glob="*"), list_limit=2, helpers=helpers)
+        assert [item.as_dict()["pip_line"] for item in capped.wheels.items()] == lines[:2]
+        assert (capped.wheels.count, capped.wheels.truncated) == (5, True)
 
 
 def test_scan_wheel_selection(cache):
