@@ -210,7 +210,8 @@ def remove_each(
 def _chosen_by(target: Target) -> str:
     """What pointed this user's pip at its cache folder, in words (for a refusal that names no task option)."""
     resolution = target.resolution
-    assert resolution is not None
+    if resolution is None:
+        return f"{target.account.name}'s configuration"
     setting = resolution.setting
     if resolution.source == "env" and setting is not None:
         return f"{setting.section} in the task's environment"

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Optional
 
 import pytest
 
@@ -86,8 +87,8 @@ def state(root: Path) -> tuple[dict[str, tuple[object, ...]], dict[str, tuple[in
     return fingerprint(root), owners(root)
 
 
-def build(root: Path, files: dict[str, tuple[int, int]] = TREE) -> Path:
-    for rel, (size, _age) in files.items():
+def build(root: Path, files: Optional[dict[str, tuple[int, int]]] = None) -> Path:
+    for rel, (size, _age) in (TREE if files is None else files).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(bytes([len(rel) % 251]) * size)

@@ -206,7 +206,7 @@ def test_child_cannot_read_a_root_only_file(identity, shared_dir):
     assert run_as(None, functools.partial(_read, secret)) == token  # and root itself can read the file
     with pytest.raises(CacheError) as caught:
         run_as(identity, functools.partial(_read, secret))
-    assert type(caught.value) is CacheError
+    assert caught.type is CacheError
     assert "Permission denied" in str(caught.value)
     assert identity.name in str(caught.value)
     assert token not in str(caught.value)
@@ -252,7 +252,7 @@ SECRET = "hunter2-" + secrets.token_hex(6)
 def test_other_errors_come_back_without_their_text(identity, error, kind):
     with pytest.raises(CacheError) as caught:
         run_as(identity, functools.partial(_raise_secret, error))
-    assert type(caught.value) is CacheError
+    assert caught.type is CacheError
     text = str(caught.value)
     assert SECRET not in text
     assert (caught.value.option, caught.value.path) == (None, None)
@@ -270,7 +270,7 @@ def _kill_self(signum):
 def test_child_ended_by_a_signal(identity, signum):
     with pytest.raises(CacheError) as caught:
         run_as(identity, functools.partial(_kill_self, signum))
-    assert type(caught.value) is CacheError
+    assert caught.type is CacheError
     assert signal.Signals(signum).name in str(caught.value)
     assert identity.name in str(caught.value)
 
@@ -281,13 +281,13 @@ def _exit_silently():
 
 @pytest.mark.parametrize(
     "work",
-    [lambda: {1, 2}, lambda: object(), lambda: {(1, 2): "tuple key"}, lambda: b"bytes", _exit_silently],
+    [lambda: {1, 2}, object, lambda: {(1, 2): "tuple key"}, lambda: b"bytes", _exit_silently],
     ids=["set", "object", "tuple-key", "bytes", "exit-without-writing"],
 )
 def test_no_json_result_is_refused(identity, work):
     with pytest.raises(CacheError) as caught:
         run_as(identity, work)
-    assert type(caught.value) is CacheError
+    assert caught.type is CacheError
     assert "without a result" in str(caught.value)
     assert identity.name in str(caught.value)
 
