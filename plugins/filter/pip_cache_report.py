@@ -171,6 +171,15 @@ def _rest_line(report: Mapping[str, Any]) -> str:
     return f"the rest: {rest['caches']} cache(s) on {rest['hosts']} host(s), {human(rest['bytes'])} in {rest['files']:,} files"
 
 
+def _cell(text: Any) -> str:
+    """One line of terminal text: control characters (a newline in a path a user chose) shown escaped, so no value
+    can start a forged row of the table."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in value)
+
+
 def render_table(report: Mapping[str, Any]) -> str:
     header = ["HOST", "USERS", "SIZE", "FILES", "DOWNLOADS", "WHEELS", "CACHE"]
     body = [
@@ -195,11 +204,12 @@ def render_table(report: Mapping[str, Any]) -> str:
         human(totals["wheels_bytes"]),
         "",
     ]
+    body = [[_cell(cell) for cell in row] for row in body]
     widths = [max(len(str(line[index])) for line in [header, *body, footer]) for index in range(len(header))]
     right = {2, 3, 4, 5}
 
     def line(cells: list[str]) -> str:
-        return "  ".join(str(cell).rjust(widths[index]) if index in right else str(cell).ljust(widths[index]) for index, cell in enumerate(cells)).rstrip()
+        return "  ".join(cell.rjust(widths[index]) if index in right else cell.ljust(widths[index]) for index, cell in enumerate(cells)).rstrip()
 
     out = [f"pip caches: {_headline(report)}", "", line(header)]
     out.extend(line(row) for row in body)
@@ -207,11 +217,11 @@ def render_table(report: Mapping[str, Any]) -> str:
         out.append(f"... {_rest_line(report)}")
     out.append(line(footer))
     for item in report.get("disabled", [])[: max(report.get("top_count", 20), 1)]:
-        out.append(f"disabled: {item['host']} {item['user']}: {item['reason']}")
+        out.append(f"disabled: {_cell(item['host'])} {_cell(item['user'])}: {_cell(item['reason'])}")
     if len(report.get("disabled", [])) > max(report.get("top_count", 20), 1):
         out.append(f"disabled: ... {len(report['disabled']) - report['top_count']} more")
     for item in report.get("missing", []):
-        out.append(f"no data: {item['host']}: {item['reason']}")
+        out.append(f"no data: {_cell(item['host'])}: {_cell(item['reason'])}")
     return "\n".join(out)
 
 

@@ -122,6 +122,17 @@ def test_hostile_names_are_escaped() -> None:
     assert "/tmp/<script>alert(1)</script>\\|x" in report_filter.pip_cache_report_render(report, "markdown")
 
 
+def test_a_newline_in_a_path_cannot_forge_a_table_row() -> None:
+    # pip's configuration allows continuation lines, so a user's cache-dir value can hold a newline.
+    forged = "/home/u/c\n  localhost  root   99 TB   9   9 TB  9 TB  /root/.cache/pip"
+    report = report_filter.pip_cache_report([{"caches": [_cache("u", forged, http=10)]}], ["h1"], top=5)
+    table = report_filter.pip_cache_report_render(report, "table")
+    lines = table.splitlines()
+    assert not any(line.lstrip().startswith("localhost") for line in lines), table
+    assert any("/home/u/c\\n  localhost" in line for line in lines), table
+    assert len(lines) == len(report_filter.pip_cache_report_render(report_filter.pip_cache_report([{"caches": [_cache("u", "/c", http=10)]}], ["h1"], top=5), "table").splitlines())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
