@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -56,7 +57,8 @@ HALF_YEAR = 182 * 86400
 _PRELUDE = "import json, sys\nsys.path.insert(0, sys.argv[1])\ncache, arg, dry = sys.argv[2], sys.argv[3], sys.argv[4] == 'dry'\n"
 _MU = "ansible_collections.fleet.cache.plugins.module_utils"
 _OUTCOME = (
-    "print(json.dumps({'files': outcome.files, 'dirs': outcome.dirs, 'entries': outcome.entries, 'bytes': outcome.bytes, 'errors': outcome.errors.count}))\n"
+    "print(json.dumps({'files': outcome.files, 'extra_files': outcome.extra_files, 'dirs': outcome.dirs, 'entries': outcome.entries,"
+    " 'bytes': outcome.bytes, 'errors': outcome.errors.count}))\n"
 )
 _HELPERS = f"sys.stderr.write({HELPER_PEAKS!r} + json.dumps(result.helper_peaks_kib) + '\\n')\n"
 ENGINE_CODE = {
@@ -394,15 +396,17 @@ def group_remove(ctx: Context, size: int, master: Path, manifest: dict[str, Any]
     series = alternate(ctx, sides, runs, finish=finish)
     clean.write_text("", encoding="utf-8")
     wheels = len(manifest["target_paths"]["wheels"])
-    engine_files = json.loads(removed["engine"][-1])["files"]
+    glob_removed = json.loads(removed["engine"][-1])
+    engine_files, extra_files = glob_removed["files"], glob_removed.get("extra_files", 0)
     ctx.check(
-        "remove by glob took the target's wheels (+ origin.json)",
+        "remove by glob took the target's wheels (pip's count) and their origin.json (extra)",
         size,
-        engine_files == 2 * wheels,
-        f"engine removed {engine_files} files, {wheels} wheel folders; pip: {removed['pip'][-1]}",
+        engine_files == wheels and extra_files == wheels,
+        f"engine removed {engine_files} files + {extra_files} extra, {wheels} wheel folders; pip: {removed['pip'][-1]}",
     )
     expected_http = 2 * len(manifest["target_paths"]["http-v2"]) + len(manifest["target_paths"]["http"])
-    name_files = json.loads(removed["name"][-1])["files"]
+    by_name = json.loads(removed["name"][-1])
+    name_files = by_name["files"] + by_name.get("extra_files", 0)
     ctx.check(
         "remove by name took wheels and downloads",
         size,
@@ -443,10 +447,18 @@ def group_purge(ctx: Context, size: int, master: Path, manifest: dict[str, Any],
             ("rm", ("rm -rf", lambda target: (["rm", "-rf", str(target / "http-v2"), str(target / "http"), str(target / "wheels")], ctx.pip_env))),
         ]
         series = alternate(ctx, sides, runs, prepare=prepare, finish=finish)
-        engine_files = json.loads(series["engine"].samples[-1].stdout)["files"]
+        purged = json.loads(series["engine"].samples[-1].stdout)
+        engine_files = purged["files"] + purged.get("extra_files", 0)
         pip_line = series["pip"].samples[-1].stdout.strip().splitlines()[0]
         expected = manifest["files"] - 1  # everything but selfcheck/
         ctx.check("purge removed every file but selfcheck/", size, engine_files == expected, f"engine {engine_files}, expected {expected}; pip: {pip_line}")
+        pip_count = re.search(r"Files removed: (\d+)", pip_line)
+        ctx.check(
+            "purge reports pip's Files removed",
+            size,
+            pip_count is not None and purged["files"] == int(pip_count.group(1)),
+            f"engine {purged['files']} (+ {purged.get('extra_files', 0)} extra); pip: {pip_line}",
+        )
         ctx.rows.append(Row("purge", size, series["engine"], series["pip"]))
         ctx.rows.append(Row("purge", size, series["engine"], series["rm"]))
     ctx.say("  purge: engine, dry run on the generated cache (1 run)")

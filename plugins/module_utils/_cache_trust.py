@@ -8,7 +8,8 @@ Private to the fleet.cache collection: not a public API, it may change at any ti
 The job that the pip_cache_policy role schedules runs as root. It may run only an interpreter and engine files
 that belong to root (or to the account the job runs as, when that is not root) and that nobody else can write, on
 a path whose every folder from ``/`` is the same: then only root can change what the job runs, and nothing checked
-here can be swapped after the check. A sticky folder (``/tmp``) is shared, so never trusted. A link is followed
+here can be swapped after the check. A sticky folder owned by root (``/tmp``) counts as root's: others may add
+entries there, but only root can rename or remove the root-owned entry the path goes through. A link is followed
 only after its own folder was found trusted, and its target is checked the same way (a venv's ``python`` is a
 link to the base interpreter: both count).
 
@@ -56,18 +57,20 @@ def _account(uid: int) -> str:
 
 
 def _faults(info: os.stat_result, owners: frozenset[int]) -> list[str]:
-    """Why an entry is not trusted (empty: it is): its owner, a group or other write bit, a sticky folder."""
+    """Why an entry is not trusted (empty: it is): its owner, or a group or other write bit (not on a sticky folder)."""
     faults = []
     if info.st_uid not in owners:
         allowed = " or ".join(["root", *(_account(uid) for uid in sorted(owners) if uid != 0)])
         faults.append(f"is owned by {_account(info.st_uid)}, not by {allowed}")
     if stat.S_ISLNK(info.st_mode):
         return faults  # a link's own mode means nothing: its folder and its target are what count
+    if stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX:
+        # Sticky (/tmp): whoever may write here can add entries, but not rename or remove another owner's, and the
+        # next component of the path must itself be root's.
+        return faults
     writers = [who for who, bit in (("its group", stat.S_IWGRP), ("others", stat.S_IWOTH)) if info.st_mode & bit]
     if writers:
         faults.append("is writable by " + " and ".join(writers))
-    if stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX:
-        faults.append("is a sticky folder that several users share")
     return faults
 
 
@@ -115,8 +118,8 @@ def _walk(path: str, owners: frozenset[int], links: list[int]) -> str:
 
 def resolve_trusted(path: str, *, owners: Optional[frozenset[int]] = None) -> str:
     """The real path of ``path``, once ``/``, every folder below it, every link on the way and each link's target
-    were found to belong to ``owners`` (default ``job_owners()``) with no group or other write bit and no sticky
-    folder among them. Raises ``UntrustedPath`` naming the first that is not."""
+    were found to belong to ``owners`` (default ``job_owners()``) with no group or other write bit (but on a sticky
+    folder, where only root can rename root's entries). Raises ``UntrustedPath`` naming the first that is not."""
     if not path or not path.startswith("/"):
         raise UntrustedPath(path or "''", "is not an absolute path")
     return _walk(path, job_owners() if owners is None else owners, [0])

@@ -27,8 +27,7 @@ OWNERS = frozenset({0, ME})
 
 @pytest.fixture
 def base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder whose ancestors count as root's with mode 0755: pytest's folders sit under the sticky /tmp, which is
-    (rightly) never trusted, so without this every case would fail there first."""
+    """A folder whose ancestors count as root's with mode 0755, whatever the host's temporary folders are like."""
     folder = tmp_path.resolve() / "base"
     folder.mkdir()
     folder.chmod(0o755)
@@ -128,20 +127,21 @@ def test_a_writable_pyvenv_cfg_fails(base: Path) -> None:
     assert error.path == str(config) and error.reason == "is writable by its group and others"
 
 
-def test_a_sticky_folder_fails_even_when_nobody_else_can_write_it(base: Path) -> None:
-    sticky = _folder(base / "sticky", 0o1755)
-    error = _refused(_file(sticky / "python3"))
-    assert error.path == str(sticky) and error.reason == "is a sticky folder that several users share"
+def test_a_sticky_folder_of_roots_passes_but_not_another_owners_entry_in_it(base: Path) -> None:
+    # Sticky and writable by all (as /tmp): others may add entries, not rename or remove root's.
+    sticky = _folder(base / "sticky", 0o1777)
+    python = _file(sticky / "python3")
+    assert trust.resolve_trusted(str(python), owners=frozenset({0})) == str(python)
+    theirs = _folder(sticky / "theirs", 0o755)
+    os.chown(theirs, 65534, 65534)
+    error = _refused(_file(theirs / "python3"))
+    assert error.path == str(theirs) and error.reason.startswith("is owned by ")
 
 
-def test_the_real_tmp_fails_as_sticky_and_writable_by_others() -> None:
-    info = os.lstat("/tmp")
-    if not (stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX):
-        pytest.skip("/tmp here is not a sticky folder")
-    with pytest.raises(trust.UntrustedPath) as caught:
-        trust.resolve_trusted("/tmp/venv/bin/python", owners=frozenset({0}))
-    assert caught.value.path == "/tmp"
-    assert caught.value.reason.startswith("is writable by ") and "others, and is a sticky folder that several users share" in caught.value.reason
+def test_a_writable_folder_that_is_not_sticky_fails(base: Path) -> None:
+    shared = _folder(base / "shared", 0o777)
+    error = _refused(_file(shared / "python3"))
+    assert error.path == str(shared) and error.reason == "is writable by its group and others"
 
 
 def test_what_is_not_an_absolute_existing_regular_file_fails(base: Path) -> None:
