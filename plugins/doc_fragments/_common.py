@@ -14,13 +14,21 @@ options:
       - The cache directory to act on, as pip's C(--cache-dir) option would set it.
       - When omitted, the directory is the one each user's pip uses, resolved exactly as pip resolves it
         (C(PIP_CACHE_DIR), C(cache-dir) and C(no-cache-dir) in every configuration file pip reads, then the platform default).
-    type: path
+      - C(~) and variables (C($NAME), C(${NAME}), and C(%NAME%) on Windows) are expanded on the host for each user the
+        module acts for, as that user's shell would - C(~/.cache/pip) with O(user=alice) is alice's C(~/.cache/pip), and
+        with O(user=all) each user's own, not the home of the user the module runs as. Another user's variables are
+        those of O(environment) and C(HOME), C(USER), C(LOGNAME), C(PATH). C(~name) is that account's home.
+      - One path - a list or a mapping is refused.
+    type: str
   user:
     description:
       - Whose pip cache to act on. Omitted, the user the module runs as (use C(become_user) to change it).
       - A user name resolves that user's cache from their home folder, their configuration files and O(environment).
         Another user's shell variables are not known to the module; pass those that matter in O(environment).
       - V(all) acts on root and every login user with a home folder (user IDs from C(UID_MIN) in C(/etc/login.defs)).
+      - Another user's cache needs root on POSIX hosts. Run without root, V(all) reports the caches of the user the module
+        runs as, and gives every other user an entry with C(failed) and an C(error) that starts with C(needs root); a single
+        other user's name is refused, naming O(user).
         Users that share one cache directory are reported together and the directory is scanned or cleaned once.
       - Run as root for another user, the module reads that user's configuration files and scans, cleans or writes
         their files with that user's own privileges (a child process with their uid, gid and groups), so a link the
@@ -66,8 +74,9 @@ notes:
   - Results, warnings and messages are valid UTF-8. A file name that is not (a byte sequence another encoding wrote)
     is reported with each such byte written as C(\xNN), for example C(caf\xe9-1.0-py3-none-any.whl); the files themselves
     are found, counted and removed by their real names.
-  - A value holding a NUL character is refused with a message naming its option, as is an O(python) that is no
-    executable file.
+  - A value holding a NUL character is refused with a message naming its option (even where Ansible logs the module's
+    arguments to syslog or the journal, which take no NUL), as is an O(python) that is no executable file, and a list or
+    a mapping given for an option that takes one path or text (on POSIX hosts).
   - On Windows hosts (WinRM, PSRP, or SSH with PowerShell or cmd) the action plugin validates the options on the controller and
     runs the same engine with the host's Python (see O(python_interpreter)); C(become) and C(async) are not available there.
   - Resolution follows the newest pip's rules on Linux, macOS and Windows, including the ownership check that makes pip

@@ -244,15 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     prune = commands.add_parser("prune", help="remove entries oldest first until within --max-size and --max-age")
     common(prune)
-    prune.add_argument("--max-size", help="the most the cache may hold: 2GB, 500MiB or bytes")
-    prune.add_argument("--max-age", help="remove entries older than this: 30d, 12h, 90m or seconds")
+    prune.add_argument("--max-size", help="the most the cache may hold: 2GB, 500MiB, 7B (a number needs its unit; 0 needs none)")
+    prune.add_argument("--max-age", help="remove entries older than this: 30d, 12h, 90m, 45s (a number needs its unit; 0 needs none)")
     prune.add_argument("--ci", action="store_true", help="drop every HTTP-cached download, keep locally built wheels")
-    prune.add_argument("--min-age", default="0", help="spare entries younger than this (what a running pip writes); default 0")
+    prune.add_argument("--min-age", default="0", help="spare entries younger than this (what a running pip writes): 5m, 45s; default %(default)s")
 
     purge = commands.add_parser("purge", help="what 'pip cache purge' removes")
     common(purge)
     purge.add_argument("--purge-extras", action="append", choices=PURGE_EXTRAS, help="also remove this (repeatable)")
-    purge.add_argument("--min-age", default="0", help="spare entries younger than this; default 0")
+    purge.add_argument("--min-age", default="0", help="spare entries younger than this: 5m, 45s; default %(default)s")
 
     fix = commands.add_parser("fix-ownership", help="give users back what root owns in their own cache")
     common(fix, cache_dir=False)

@@ -50,30 +50,40 @@ class CacheDisabled(CacheError):
     """pip's cache is disabled for this user and command, so there is nothing to act on."""
 
 
-# Sizes: SI and IEC units, case-insensitive, optional "B"; plain numbers are bytes.
+# Sizes: SI and IEC units, case-insensitive, optional "B". A number needs its unit ("7B" for bytes): "max_size: 5"
+# meant as 5 bytes would empty a cache, so only 0 may stand alone.
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)(b?)\s*$", re.IGNORECASE)
 _SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+SIZE_FORMS = "5GB, 500MiB, 2GiB, or 7B for bytes"
+
+
+def _size_invalid(shown: object, option: str) -> InvalidValue:
+    return InvalidValue(f"expected a size such as {SIZE_FORMS}, got {shown!r}", option=option)
+
+
+def _size_unitless(shown: object, option: str) -> InvalidValue:
+    return InvalidValue(f"a size needs a unit, got {shown!r}: write it as {SIZE_FORMS} (only 0 needs no unit)", option=option)
 
 
 def parse_size(value: object, *, option: str = "max_size") -> int:
-    """Parse ``2GB``, ``500MiB``, ``1.5 G``, ``1048576`` into bytes; reject anything else."""
+    """Parse ``2GB``, ``500MiB``, ``1.5 G``, ``7B`` into bytes; a number without a unit is refused unless it is 0."""
     if isinstance(value, bool):
-        raise InvalidValue(f"expected a size such as 500MB, 2GiB or a number of bytes, got {value!r}", option=option)
-    if isinstance(value, int):
-        if value < 0:
-            raise InvalidValue(f"a size cannot be negative, got {value}", option=option)
-        return value
-    if isinstance(value, float):
+        raise _size_invalid(value, option)
+    if isinstance(value, (int, float)):
         if value < 0 or math.isnan(value) or math.isinf(value):
             raise InvalidValue(f"a size cannot be negative, infinite or NaN, got {value}", option=option)
-        return int(value)
+        if value != 0:
+            raise _size_unitless(value, option)
+        return 0
     text = str(value)
     match = _SIZE_RE.match(text)
     if not match:
-        raise InvalidValue(f"expected a size such as 500MB, 2GiB or a number of bytes, got {text!r}", option=option)
-    number, prefix, binary, _unit = match.groups()
+        raise _size_invalid(text, option)
+    number, prefix, binary, unit = match.groups()
     if binary and not prefix:
-        raise InvalidValue(f"expected a size such as 500MB, 2GiB or a number of bytes, got {text!r}", option=option)
+        raise _size_invalid(text, option)
+    if not (prefix or binary or unit) and float(number) != 0:
+        raise _size_unitless(text, option)
     base = 1024 if binary else 1000
     result = float(number) * base ** _SIZE_POWERS[prefix.lower()]
     if result > 2**62:
@@ -108,30 +118,47 @@ _DURATION_UNITS = {
 }
 
 
+AGE_FORMS = "30d, 12h, 90m, 2w, or 45s for seconds"
+
+
+def _age_invalid(shown: object, option: str) -> InvalidValue:
+    return InvalidValue(f"expected an age such as {AGE_FORMS}, got {shown!r}", option=option)
+
+
+def _age_unitless(shown: object, option: str) -> InvalidValue:
+    return InvalidValue(f"an age needs a unit, got {shown!r}: write it as {AGE_FORMS} (only 0 needs no unit)", option=option)
+
+
 def parse_duration(value: object, *, option: str = "max_age") -> float:
-    """Parse ``30d``, ``12h``, ``1w2d``, ``90m``, ``3600`` (seconds) into seconds."""
+    """Parse ``30d``, ``12h``, ``1w2d``, ``90m``, ``45s`` into seconds; a number without a unit is refused unless it is 0."""
     if isinstance(value, bool):
-        raise InvalidValue(f"expected an age such as 30d, 12h, 90m or a number of seconds, got {value!r}", option=option)
+        raise _age_invalid(value, option)
     if isinstance(value, (int, float)):
         if value < 0 or math.isnan(value):
             raise InvalidValue(f"an age cannot be negative or NaN, got {value}", option=option)
-        return float(value)
+        if value != 0:
+            raise _age_unitless(value, option)
+        return 0.0
     text = str(value).strip()
     position = 0
     total = 0.0
-    matched = False
+    parts = 0
+    unitless = False
     while position < len(text):
         if text[position].isspace():
             position += 1
             continue
         match = _DURATION_RE.match(text, position)
         if not match or match.group(2).lower() not in _DURATION_UNITS:
-            raise InvalidValue(f"expected an age such as 30d, 12h, 90m or a number of seconds, got {text!r}", option=option)
+            raise _age_invalid(text, option)
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+        unitless = unitless or not match.group(2)
         position = match.end()
-        matched = True
-    if not matched:
-        raise InvalidValue(f"expected an age such as 30d, 12h, 90m or a number of seconds, got {text!r}", option=option)
+        parts += 1
+    if not parts:
+        raise _age_invalid(text, option)
+    if unitless and (parts > 1 or total != 0):
+        raise _age_unitless(text, option)
     if total > 100 * 365 * 86400:
         raise InvalidValue(f"age {text!r} is more than a century", option=option)
     return total

@@ -61,7 +61,7 @@ def module_spec(module_name: str) -> dict[str, Any]:
             max_age={"type": "str"},
             max_size={"type": "str"},
             ci={"type": "bool", "default": False},
-            min_age={"type": "str", "default": "0"},
+            min_age={"type": "str", "default": "5m"},  # safe beside a running pip: see the option's documentation
             allow_unsafe_cache_dir={"type": "bool", "default": False},
             limit={"type": "int", "default": 100},
         )
@@ -154,6 +154,42 @@ def _nul_in(value: Any) -> Optional[str]:
     return None
 
 
+def check_given(module_name: str, given: Any) -> None:
+    """Refuse a list or a mapping given for an option that takes one text (a path, a name, a value), naming the option:
+    Ansible's type=str turns ``["a"]`` into the text ``['a']``, which would then be used as a path. ``given`` holds the
+    task's arguments as it wrote them (before AnsibleModule converted them); None when they are not known."""
+    if not isinstance(given, dict):
+        return
+    spec = module_spec(module_name)["argument_spec"]
+    for name in sorted(given):
+        option = spec.get(name)
+        value = given[name]
+        if option is not None and option.get("type", "str") in ("str", "path") and isinstance(value, (list, tuple, dict)):
+            wanted = "a path" if option.get("type") == "path" or name == "cache_dir" else "one text"
+            raise InvalidValue(f"expected {wanted}, got a {'mapping' if isinstance(value, dict) else 'list'}", option=name)
+
+
+def _escape_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, bytes):
+        return value.replace(b"\x00", b"\\x00")
+    return value
+
+
+def module_class(base: Any) -> Any:
+    """``base`` (AnsibleModule) writing a NUL character to syslog or the journal as ``\\x00``: both refuse the
+    character, and AnsibleModule, which logs each invocation before the module runs, would end the run with its own
+    "Failed to log to syslog (embedded null character)" where ``run`` refuses the value naming its option."""
+
+    class CacheModule(base):
+        def log(self, msg: Any, log_args: Optional[dict[str, Any]] = None) -> None:
+            escaped = None if log_args is None else {key: _escape_nul(value) for key, value in log_args.items()}
+            super().log(_escape_nul(msg), escaped)
+
+    return CacheModule
+
+
 def check_params(params: dict[str, Any]) -> None:
     """Refuse values no path, user name, variable or interpreter can hold, naming the option: a NUL character
     would otherwise reach the operating system (lstat, getpwnam, open) and end the run with an exception."""
@@ -200,15 +236,25 @@ class _Printable:
         self._module.fail_json(**printable(result))
 
 
-def run(module_name: str, params: dict[str, Any], check_mode: bool = False, diff: bool = False, *, module: Optional[Any] = None) -> dict[str, Any]:
+def run(
+    module_name: str,
+    params: dict[str, Any],
+    check_mode: bool = False,
+    diff: bool = False,
+    *,
+    module: Optional[Any] = None,
+    given: Optional[dict[str, Any]] = None,
+) -> dict[str, Any]:
     """Run one module's task and return its result (``failed`` and ``msg`` on failure, ``warnings`` when any).
 
     ``module`` is the caller's AnsibleModule, whose own warn and fail_json then act directly; without it
-    an EngineModule over ``params`` stands in. Every text of the result is valid UTF-8 (see ``printable``).
+    an EngineModule over ``params`` stands in. ``given`` is the task's arguments as written, before AnsibleModule
+    converted them (see ``check_given``). Every text of the result is valid UTF-8 (see ``printable``).
     """
     task = _TASKS[module_name]
     engine = module if module is not None else EngineModule(params, check_mode=check_mode, diff=diff)
     try:
+        check_given(module_name, given)
         check_params(engine.params)
         result = task(_Printable(engine))
     except ModuleFailed as failed:

@@ -21,6 +21,8 @@ FD_SUPPORTED = (
     and hasattr(os, "O_DIRECTORY")
     and os.open in os.supports_dir_fd
     and os.stat in os.supports_dir_fd
+    and os.unlink in os.supports_dir_fd
+    and os.rmdir in os.supports_dir_fd
     and os.scandir in os.supports_fd
 )
 

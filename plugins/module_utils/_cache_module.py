@@ -13,6 +13,7 @@ import functools
 import json
 import ntpath
 import os
+import re
 import shutil
 import stat
 import sys
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ._cache_common import CacheError, InvalidValue
-from ._cache_privilege import Identity, identity_of, run_as, switches
+from ._cache_privilege import Identity, identity_of, is_root, run_as, switches
 from ._cache_resolve import HostContext, Resolution, resolve
 
 try:
@@ -35,7 +36,9 @@ COMMAND_CHOICES = ["cache", "install", "download", "wheel"]
 def common_argument_spec() -> dict[str, Any]:
     """Options every pip cache module takes, so module_defaults can set them once."""
     return {
-        "cache_dir": {"type": "path"},
+        # Not type=path: Ansible would expand ~ and $VARS on the host for the user the module runs as (root's home for
+        # every user); expand_for expands them for each user the run acts for, as that user's shell would.
+        "cache_dir": {"type": "str"},
         "user": {"type": "str"},
         "python": {"type": "path"},
         "environment": {"type": "dict", "default": {}},
@@ -103,6 +106,8 @@ def accounts(user: Optional[str]) -> list[Account]:
             if entry.pw_uid == 0 or (entry.pw_uid >= uid_min and entry.pw_uid != 65534 and os.path.isdir(entry.pw_dir) and entry.pw_dir != "/"):
                 seen.add(entry.pw_name)
                 found.append(_account(entry, current_uid))
+        if not any(account.current for account in found):  # a service account not root: its own cache is one of all
+            found.extend(accounts(None))
         return found
     try:
         entry = pwd.getpwnam(user)
@@ -243,6 +248,45 @@ def context_for(account: Account, *, environment: dict[str, str], prefixes: tupl
     )
 
 
+_POSIX_VARIABLE_RE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
+_WINDOWS_VARIABLE_RE = re.compile(r"\$(\w+|\{[^}]*\})|%(\w+)%", re.ASCII)
+
+
+def expand_for(context: HostContext, value: str) -> str:
+    """A path option as the user ``context`` stands for would write it in a shell: ``$NAME`` and ``${NAME}`` (and
+    ``%NAME%`` on Windows) from that user's environment, then ``~`` as that user's home (``~name`` as that account's);
+    a variable that is not set is left as it is, as os.path.expandvars leaves it."""
+
+    def variable(match: re.Match[str]) -> str:
+        name = next(group for group in match.groups() if group)
+        name = name[1:-1] if name.startswith("{") else name
+        found = context.getenv(name)
+        return match.group(0) if found is None else found
+
+    pattern = _WINDOWS_VARIABLE_RE if context.platform == "win32" else _POSIX_VARIABLE_RE
+    expanded = pattern.sub(variable, value) if ("$" in value or "%" in value) else value
+    if context.platform != "win32" and expanded.startswith("~") and not expanded.startswith("~/") and expanded != "~" and pwd is not None:
+        name, sep, rest = expanded[1:].partition("/")
+        try:
+            return pwd.getpwnam(name).pw_dir.rstrip("/") + sep + rest
+        except KeyError:
+            return expanded
+    return context.expanduser(expanded)
+
+
+def needs_root(account: Account) -> Optional[str]:
+    """Why this process cannot act for ``account`` (None when it can): another POSIX user's configuration and cache
+    are read with that user's own privileges, which only root can take. Reading them as this user instead would
+    report what this user may see (pip's ownership check failing, files missing) as if it were that user's cache."""
+    if pwd is None or account.current or account.uid is None or is_root() or account.uid == os.geteuid():
+        return None
+    try:
+        me = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        me = str(os.geteuid())
+    return f"needs root: {account.name}'s pip configuration and cache are read with that user's privileges, which only root takes (this run is {me})"
+
+
 @dataclass
 class Target:
     """One account and the cache its pip uses; ``failure`` says why it could not be resolved (``user: all`` only)."""
@@ -290,8 +334,17 @@ def targets(module: Any, *, resolve_commands: bool = True) -> list[Target]:
     for account in accounts(params.get("user")):
         context = context_for(account, environment=environment, prefixes=prefixes)
         target = Target(account, context, None, {})
+        refusal = needs_root(account)
+        if refusal is not None:
+            if not every:
+                raise InvalidValue(refusal, option="user")
+            target.failure = refusal  # this user's entry says so; the caches this process may read are reported
+            result.append(target)
+            continue
+        # ~ and variables in cache_dir are this user's, as in their shell (see expand_for)
+        directory = expand_for(context, cache_dir) if cache_dir else cache_dir
         try:
-            data = run_as(target.identity, functools.partial(_resolve_as_user, context, command=command, cache_dir=cache_dir, others=others))
+            data = run_as(target.identity, functools.partial(_resolve_as_user, context, command=command, cache_dir=directory, others=others))
         except CacheError as error:
             if not every:
                 raise

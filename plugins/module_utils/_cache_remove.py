@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 from ._cache_common import UnsafeCacheDir, human_size, normalize_name, parse_wheel_filename
 from ._cache_fd import open_dir_nofollow
 from ._cache_scan import CappedList, NameMatcher, is_wheel_file, scan
-from ._cache_walk import _FD_MODE, FileItem, Listing, WalkErrors, is_link_like, remove_dir, remove_root, walk
+from ._cache_walk import _FD_MODE, REMOVED, VANISHED, FileItem, Listing, WalkErrors, is_link_like, remove_dir, remove_root, walk
 
 PURGE_EXTRAS = ("selfcheck", "build_dirs", "stray_wheels")
 HISTOGRAM_BINS = 4096
@@ -352,16 +352,43 @@ class _Remover:
             return True
         return listing.errors.count == errors_before  # it vanished: gone all the same
 
+    def _settled(self, listing: Listing, children: list[tuple[str, object]]) -> list[tuple[str, object]]:
+        """The children, each one that could not be walked (None) and is no longer there marked VANISHED: another run
+        removed it between its opening and its listing, so it is gone all the same and keeps no parent."""
+        return [(name, VANISHED if result is None and self._vanished(listing, name) else result) for name, result in children]
+
+    @staticmethod
+    def _vanished(listing: Listing, name: str) -> bool:
+        try:
+            if listing.fd is not None:
+                os.lstat(name, dir_fd=listing.fd)
+            else:
+                os.lstat(listing.file_path(name))
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    @staticmethod
+    def _children_left(children: list[tuple[str, object]]) -> bool:
+        """Whether a child stays: neither removable (True) nor gone already (VANISHED)."""
+        return any(result is not True and result != VANISHED for _name, result in children)
+
     def _rmdir_children(self, listing: Listing, children: list[tuple[str, object]]) -> bool:
-        """rmdir every child that reported itself removable; True when all children are gone."""
+        """rmdir every child that reported itself removable; True when all children are gone.
+
+        Only the folders this run removed are counted. One that another run removed first is gone all the same; one
+        that pip wrote into again since it was listed stays, and that is no error (``remove_dir``)."""
         all_gone = True
         for name, removable in children:
             if removable is True:
-                if remove_dir(listing, name):
+                done = remove_dir(listing, name)
+                if done == REMOVED:
                     self.outcome.dirs += 1
-                elif not listing.dry_run:
+                elif done != VANISHED:
                     all_gone = False
-            else:
+            elif removable != VANISHED:
                 all_gone = False
         return all_gone
 
@@ -380,7 +407,8 @@ class _Remover:
         """Absent by name: whether this HTTP entry is a download of a requested version, or a page of a project
         that goes whole."""
         request = self.request
-        assert request.identify is not None and request.matcher is not None
+        if request.identify is None or request.matcher is None:
+            return False
         found = request.identify(listing.path, [item.name for item in items])
         if found is None:
             return False
@@ -391,7 +419,8 @@ class _Remover:
 
     def survey_http(self, listing: Listing, children: list[tuple[str, object]]) -> object:
         request = self.request
-        assert self.survey is not None and request.identify is not None
+        if self.survey is None or request.identify is None:
+            return False
         groups, _others = _http_groups(listing)
         for items in groups.values():
             found = request.identify(listing.path, [item.name for item in items])
@@ -400,7 +429,8 @@ class _Remover:
         return False
 
     def survey_wheels(self, listing: Listing, children: list[tuple[str, object]]) -> object:
-        assert self.survey is not None
+        if self.survey is None:
+            return False
         for item in listing.files:
             wheel = parse_wheel_filename(item.name) if item.counts_as_file else None
             if wheel is not None:
@@ -435,8 +465,9 @@ class _Remover:
                 kept.extend(items)
         if self.counting:
             return False
+        children = self._settled(listing, children)
         files_left = [item for item in kept if item.counts_as_file]
-        children_left = any(result is not True for _name, result in children)
+        children_left = self._children_left(children)
         if files_left or children_left:
             self._rmdir_children(listing, children)
             return False
@@ -472,10 +503,11 @@ class _Remover:
                     take_names.add(item.name)
         if self.counting:
             return False
+        children = self._settled(listing, children)
         failed = {item.name for item in wheels if item.name in take_names and not self._unlink(listing, item)}
         self.outcome.entries += len(take_names - failed)
         wheels_left = [item for item in wheels if item.name not in take_names or item.name in failed]
-        children_left = any(result is not True for _name, result in children)
+        children_left = self._children_left(children)
         if wheels_left or children_left:
             self._rmdir_children(listing, children)
             return False
@@ -492,7 +524,7 @@ class _Remover:
                 kept = True
                 continue
             self.outcome.entries += 1
-        return not kept and self._rmdir_children(listing, children)
+        return not kept and self._rmdir_children(listing, self._settled(listing, children))
 
     # Driving ----------------------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -550,7 +582,7 @@ class _Remover:
         if not stat.S_ISDIR(info.st_mode):
             return
         result = walk(path, visitor, errors=errors, dry_run=self.dry_run, parent_fd=self.root_fd)
-        if result is True and not self.counting and remove_root(path, dry_run=self.dry_run, errors=self.outcome.errors, parent_fd=self.root_fd):
+        if result is True and not self.counting and remove_root(path, dry_run=self.dry_run, errors=self.outcome.errors, parent_fd=self.root_fd) == REMOVED:
             self.outcome.dirs += 1
 
     def _lstat(self, name: str) -> os.stat_result:

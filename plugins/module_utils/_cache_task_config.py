@@ -15,19 +15,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import shutil
 import stat
 import time
 from typing import Any, Callable, Optional
 
-from ._cache_common import CacheError, InvalidValue
-from ._cache_config_edit import BOOLEAN_KEYS, atomic_write, check_value, remove_key, set_value, split_name
-from ._cache_module import accounts, context_for, interpreter_prefixes
+from ._cache_common import CacheError, ConfigError, InvalidValue
+from ._cache_config_edit import BOOLEAN_KEYS, Edit, atomic_write, check_value, remove_key, set_value, split_name
+from ._cache_module import accounts, context_for, interpreter_prefixes, needs_root
 from ._cache_privilege import Identity, identity_of, run_as
 from ._cache_resolve import CONFIG_MAX_BYTES, HostContext, LoadedConfig, config_files, default_reader, load_config, resolve, strtobool
 
 
-def _read(path: str) -> Optional[str]:
+def _read(path: str, *, option: Optional[str] = None) -> Optional[str]:
     """A configuration file's text exactly as stored (line endings kept); None when it does not exist.
 
     Only a regular file is read (a FIFO or device is refused without blocking), at most CONFIG_MAX_BYTES.
@@ -37,22 +38,30 @@ def _read(path: str) -> Optional[str]:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise CacheError(f"cannot read this configuration file: {error.strerror or type(error).__name__}", option="path", path=path) from None
+        raise CacheError(f"cannot read this configuration file: {error.strerror or type(error).__name__}", option=option, path=path) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise CacheError("cannot read this configuration file: not a regular file", option="path", path=path)
+            raise CacheError("cannot read this configuration file: not a regular file", option=option, path=path)
         with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read(CONFIG_MAX_BYTES + 1)
         if len(data) > CONFIG_MAX_BYTES:
-            raise CacheError(f"cannot read this configuration file: larger than {CONFIG_MAX_BYTES} bytes", option="path", path=path)
+            raise CacheError(f"cannot read this configuration file: larger than {CONFIG_MAX_BYTES} bytes", option=option, path=path)
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CacheError("cannot read this configuration file: it is not UTF-8 text", option="path", path=path) from None
+        raise CacheError("cannot read this configuration file: it is not UTF-8 text", option=option, path=path) from None
     except OSError as error:
-        raise CacheError(f"cannot read this configuration file: {error.strerror or type(error).__name__}", option="path", path=path) from None
+        raise CacheError(f"cannot read this configuration file: {error.strerror or type(error).__name__}", option=option, path=path) from None
     finally:
         os.close(fd)
+
+
+_URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def mask_credentials(text: str) -> str:
+    """The text with the user and password of every URL (an index URL's token) masked, for the diff a task shows."""
+    return _URL_CREDENTIALS.sub(r"\1********@", text)
 
 
 def _scope_files(context: HostContext, scope: str) -> list[str]:
@@ -173,6 +182,14 @@ def manage(module: Any) -> dict[str, Any]:
     failed: list[str] = []
     writes: list[tuple[Optional[Identity], str, str, bool]] = []  # written once every user's plan passed pip's own checks
     for account in targets:
+        refusal = needs_root(account)
+        if refusal is not None:
+            if params.get("user") != "all":
+                raise InvalidValue(refusal, option="user")
+            module.warn(f"{account.name}: {refusal}; this user's configuration is left alone, the others go on")
+            users.append({"user": account.name, "failed": True, "error": refusal, "file": None})
+            failed.append(account.name)
+            continue
         context = context_for(account, environment=environment, prefixes=prefixes)
         # A user's files are read and written with that user's privileges: a link they made reaches only what they can.
         identity = None if account.current else identity_of(account.name, account.uid, account.gid)
@@ -195,7 +212,7 @@ def manage(module: Any) -> dict[str, Any]:
                 continue
             seen.add(path)
             changed_files.append(path)
-            diffs.append({"before_header": path, "after_header": path, "before": before, "after": text})
+            diffs.append({"before_header": path, "after_header": path, "before": mask_credentials(before), "after": mask_credentials(text)})
             writes.append((identity, path, text, existed))
         users.append(planned["user"])
     if not module.check_mode:
@@ -221,19 +238,27 @@ def manage(module: Any) -> dict[str, Any]:
     return result
 
 
+def _edit(path: str, edit: Callable[[], Edit]) -> Edit:
+    """One file's edit; a file pip cannot parse is named by its path (the parser only sees its text)."""
+    try:
+        return edit()
+    except ConfigError as error:
+        raise ConfigError(error.msg, option=error.option, path=path) from None
+
+
 def _plan(context: HostContext, user: str, *, params: dict[str, Any], section: str, key: str, state: str, value: Optional[str], scope: str) -> dict[str, Any]:
     """One user's edits and what pip reads once they are made, as plain data (what the process acting as them sends)."""
     warnings: list[str] = []
     candidates = [params["path"]] if params["path"] else _scope_files(context, scope)
-    texts = {path: _read(path) for path in candidates}
+    texts = {path: _read(path, option="path" if params["path"] else None) for path in candidates}
     if state == "present":
         chosen = candidates[-1]
         if params["prefer"] == "existing":
             chosen = next((path for path in reversed(candidates) if texts[path] is not None), candidates[-1])
-        plan = {chosen: set_value(texts[chosen] or "", section, key, value or "")}
+        plan = {chosen: _edit(chosen, functools.partial(set_value, texts[chosen] or "", section, key, value or ""))}
     else:
         chosen = candidates[-1]
-        plan = {path: remove_key(text, section, key) for path, text in texts.items() if text is not None}
+        plan = {path: _edit(path, functools.partial(remove_key, text, section, key)) for path, text in texts.items() if text is not None}
     edits = [[path, edit.text, texts.get(path) or "", texts.get(path) is not None] for path, edit in plan.items() if edit.changed]
     # What pip reads once the plan is on disk (in check mode too): planned texts stand in for the files.
     planned = {path: edit.text for path, edit in plan.items()}

@@ -20,18 +20,12 @@ import stat
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from ._cache_fd import DIR_FLAGS, FD_SUPPORTED
+
 MAX_DEPTH = 64  # pip's layout is at most 6 levels below a bucket; deeper trees are hostile
 ERROR_CAP = 50
 
-_FD_MODE = (
-    hasattr(os, "O_NOFOLLOW")
-    and hasattr(os, "O_DIRECTORY")
-    and os.open in os.supports_dir_fd
-    and os.unlink in os.supports_dir_fd
-    and os.rmdir in os.supports_dir_fd
-    and os.scandir in os.supports_fd
-    and os.stat in os.supports_dir_fd
-)
+_FD_MODE = FD_SUPPORTED  # descriptor-relative walks: every open, unlink and rmdir relative to a held folder
 
 
 @dataclass
@@ -106,10 +100,9 @@ Visitor = Callable[[Listing, "list[tuple[str, object]]"], object]
 def _open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
     if not _FD_MODE:
         return None
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     if parent_fd is None:
-        return os.open(path, flags)
-    return os.open(name, flags, dir_fd=parent_fd)
+        return os.open(path, DIR_FLAGS)
+    return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
 
 
 def list_dir(path: str, fd: Optional[int]) -> list[os.DirEntry[str]]:
@@ -252,35 +245,46 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
     return visit(Listing(path, depth, files, fd, errors, dry_run), children)
 
 
-def remove_dir(listing: Listing, name: str) -> bool:
-    """rmdir one sub-folder of a listed folder; True when it is gone because of us."""
+# What an rmdir of a folder the walk emptied came to. Another run (a second purge, a scheduled job) may remove the
+# same folders at the same time, and a running pip may write into one again after it was listed.
+REMOVED = "removed"  # this run removed it: counted
+VANISHED = "vanished"  # another run removed it first (ENOENT): gone all the same, so its parent may go; not counted
+KEPT = "kept"  # still there: pip refilled it (ENOTEMPTY, EEXIST on some systems), no error; or an error, reported
+
+
+def _rmdir_failed(path: str, error: OSError, errors: WalkErrors) -> str:
+    if error.errno == errno.ENOENT:
+        return VANISHED
+    if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
+        return KEPT  # pip wrote into it since it was listed: it is pip's again, and that is no error
+    errors.add(path, error)
+    return KEPT
+
+
+def remove_dir(listing: Listing, name: str) -> str:
+    """rmdir one sub-folder of a listed folder: REMOVED, VANISHED or KEPT (see above)."""
     if listing.dry_run:
-        return True
+        return REMOVED
     try:
         if listing.fd is not None:
             os.rmdir(name, dir_fd=listing.fd)
         else:
             os.rmdir(listing.file_path(name))
-        return True
-    except FileNotFoundError:
-        return False
+        return REMOVED
     except OSError as error:
-        listing.errors.add(listing.file_path(name), error)
-        return False
+        return _rmdir_failed(listing.file_path(name), error, listing.errors)
 
 
-def remove_root(path: str, *, dry_run: bool, errors: WalkErrors, parent_fd: Optional[int] = None) -> bool:
-    """rmdir a bucket folder itself (pip's clean-up removes an emptied bucket too), relative to ``parent_fd`` when held."""
+def remove_root(path: str, *, dry_run: bool, errors: WalkErrors, parent_fd: Optional[int] = None) -> str:
+    """rmdir a bucket folder itself (pip's clean-up removes an emptied bucket too), relative to ``parent_fd`` when held:
+    REMOVED, VANISHED or KEPT, as ``remove_dir``."""
     if dry_run:
-        return True
+        return REMOVED
     try:
         if parent_fd is not None and _FD_MODE:
             os.rmdir(os.path.basename(path), dir_fd=parent_fd)
         else:
             os.rmdir(path)
-        return True
-    except FileNotFoundError:
-        return False
+        return REMOVED
     except OSError as error:
-        errors.add(path, error)
-        return False
+        return _rmdir_failed(path, error, errors)

@@ -15,8 +15,9 @@ description:
   - Check mode predicts exactly what a real run removes; both take the same path through the engine.
   - Deletes only files at the positions of pip's own layout inside the cache's buckets (C(http-v2/), C(http/), C(wheels/),
     C(selfcheck/) when asked, and the legacy C(selfcheck.json)). Follows no symbolic link; a link is at most removed as a link.
-  - Files that vanish while the module runs (pip running at the same time) are skipped; permission errors are reported
-    path by path and the run goes on.
+  - Files and folders that vanish while the module runs (pip or another run at the same time) are skipped, and two runs
+    at once leave the tree one run leaves; a folder pip writes into again while it is being emptied is kept, without an
+    error. Permission errors are reported path by path and the run goes on.
   - Every state also clears what pip 26 clears after a removal - wheel folders left without a wheel (their C(origin.json)
     included) and empty folders in the HTTP buckets - so a cache is never left in a state pip misreads.
   - The figures before a run come from the scan M(fleet.cache.pip_cache_info) makes, where a cache of more than 10,000 files
@@ -84,12 +85,15 @@ options:
     choices: [selfcheck, build_dirs, stray_wheels]
     default: []
   max_age:
-    description: With O(state=pruned), remove entries older than this - V(30d), V(12h), V(90m), V(2w) or seconds.
+    description:
+      - With O(state=pruned), remove entries older than this - V(30d), V(12h), V(90m), V(2w), V(1w2d), V(45s).
+      - A number needs its unit (V(45s) for seconds); only V(0) may stand alone. A plain V(30) is refused rather than taken as 30 seconds.
     type: str
   max_size:
     description:
       - With O(state=pruned), remove the oldest entries until the whole cache is at most this size -
-        V(2GB), V(500MiB), V(1.5G) or bytes.
+        V(2GB), V(500MiB), V(1.5G), V(7B) (SI units are powers of 1000, IEC units such as V(MiB) of 1024).
+      - A number needs its unit (V(7B) for bytes); only V(0) may stand alone. A plain V(5) is refused rather than taken as 5 bytes.
       - The order is by age to within 1/4096 of the time between the oldest and the newest entry (to the second while
         that span is under about an hour); entries closer in age than that go in the order of the walk. This keeps the
         memory used the same for any size of cache.
@@ -100,11 +104,23 @@ options:
     default: false
   min_age:
     description:
-      - Spare every entry younger than this (V(5m), seconds), and wheel folders with a build in progress, so that cleaning
-        while pip runs leaves alone what pip is writing right now.
-      - V(0) (the default) spares nothing, like pip.
+      - Spare every entry younger than this (V(5m), V(90s), V(1h)), and wheel folders with a build in progress or
+        changed that recently, so that cleaning while pip runs leaves alone what pip is writing right now.
+      - The default V(5m) keeps every state safe beside a running C(pip install) into the same cache. pip builds a
+        wheel into C(wheels/) and then installs it from there, and writes an HTTP entry's metadata and body one after
+        the other; removing them in between breaks the install. pip installs only after its last build, so where one
+        install builds wheels for longer than 5 minutes, set a longer age.
+      - Why an age - it reads only the times of the files and folders themselves, so it works alike on Linux, macOS
+        and Windows, for other users' caches and in containers, and check mode still predicts the real run exactly.
+        pip takes no lock on its cache that could be waited for, and finding the pip processes that use a cache is
+        neither reliable nor portable.
+      - On an idle cache - nothing written into it or removed from it in the last 5 minutes - the default removes
+        exactly what pip removes (O(state=purged) is C(pip cache purge)).
+      - V(0) spares nothing, exactly like pip, even while pip runs.
+      - Entries pip only reads are not protected by any age - an older wheel found in the cache that a running install
+        is about to use. Purge when no install runs, or prune by O(max_age), if that matters.
     type: str
-    default: "0"
+    default: 5m
   allow_unsafe_cache_dir:
     description:
       - The module refuses to delete from a cache directory that is C(/), a filesystem root or mount point, a home folder or a
@@ -141,12 +157,17 @@ EXAMPLES = r"""
     purge_extras: [selfcheck]
   become: true
 
-- name: Keep the cache under 2 GB and nothing older than 30 days, sparing what pip writes now
+- name: Keep the cache under 2 GB and nothing older than 30 days, sparing what pip wrote in the last 10 minutes
   fleet.cache.pip_cache:
     state: pruned
     max_size: 2GB
     max_age: 30d
-    min_age: 5m
+    min_age: 10m
+
+- name: Exactly 'pip cache purge', even if pip wrote into the cache a moment ago (an image build step, nothing running)
+  fleet.cache.pip_cache:
+    state: purged
+    min_age: "0"
 
 - name: CI runner - drop downloads, keep built wheels
   fleet.cache.pip_cache:
@@ -276,14 +297,15 @@ caches:
       sample: [{path: /home/alice/.cache/pip/wheels/ab, error: Permission denied}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import finish, module_spec, run
+from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import finish, module_class, module_spec, run
 
 
 def main() -> None:
-    module = AnsibleModule(**module_spec("pip_cache"), supports_check_mode=True)
-    finish(module, run("pip_cache", module.params, module.check_mode, module._diff, module=module))
+    given = _load_params()  # the arguments as the task wrote them, before AnsibleModule converts them
+    module = module_class(AnsibleModule)(**module_spec("pip_cache"), supports_check_mode=True)
+    finish(module, run("pip_cache", module.params, module.check_mode, module._diff, module=module, given=given))
 
 
 if __name__ == "__main__":

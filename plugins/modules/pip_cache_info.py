@@ -271,14 +271,15 @@ caches:
       sample: [{path: /home/alice/.cache/pip/wheels/ab, error: Permission denied}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import finish, module_spec, run
+from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import finish, module_class, module_spec, run
 
 
 def main() -> None:
-    module = AnsibleModule(**module_spec("pip_cache_info"), supports_check_mode=True)
-    finish(module, run("pip_cache_info", module.params, module.check_mode, module._diff, module=module))
+    given = _load_params()  # the arguments as the task wrote them, before AnsibleModule converts them
+    module = module_class(AnsibleModule)(**module_spec("pip_cache_info"), supports_check_mode=True)
+    finish(module, run("pip_cache_info", module.params, module.check_mode, module._diff, module=module, given=given))
 
 
 if __name__ == "__main__":

@@ -169,14 +169,15 @@ backup_files:
   sample: [/etc/pip.conf.12345.2026-11-23@10:00:00~]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import finish, module_spec, run
+from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import finish, module_class, module_spec, run
 
 
 def main() -> None:
-    module = AnsibleModule(**module_spec("pip_config"), supports_check_mode=True)
-    finish(module, run("pip_config", module.params, module.check_mode, module._diff, module=module))
+    given = _load_params()  # the arguments as the task wrote them, before AnsibleModule converts them
+    module = module_class(AnsibleModule)(**module_spec("pip_config"), supports_check_mode=True)
+    finish(module, run("pip_config", module.params, module.check_mode, module._diff, module=module, given=given))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,55 @@ def test_module_specifier_matching_nothing_is_no_change(newest_pip: OraclePip, t
         assert result["changed"] is False, result
         assert (result["removed"]["files"], result["removed"]["extra_files"], result["removed"]["paths"]) == (0, 0, [])
     assert tree_snapshot(cache) == untouched
+
+
+def _set_times(root: Path, stamp: float) -> None:
+    """Every file's and folder's modification time (links' own, never their targets'), ``root``'s included."""
+    for directory, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            os.utime(os.path.join(directory, name), (stamp, stamp), follow_symlinks=False)
+    os.utime(root, (stamp, stamp))
+
+
+def test_module_defaults_purge_an_idle_cache_as_pip_does(newest_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
+    """An idle cache - nothing written for an hour, its folders included - purged with the module's defaults (min_age
+    5m) leaves the tree ``pip cache purge`` leaves, with pip's figures."""
+    theirs, ours = _two_copies(template_caches[newest_pip.version], tmp_path)
+    for cache in (theirs, ours):
+        (cache / "selfcheck.json").write_text("{}")
+        _set_times(cache, time.time() - 3600)
+    said = pip_cache_purge(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(theirs)))
+    checked = adhoc("fleet.cache.pip_cache", {"state": "purged", "cache_dir": str(ours), "limit": 0}, tmp_path, check=True)
+    result = adhoc("fleet.cache.pip_cache", {"state": "purged", "cache_dir": str(ours), "limit": 0}, tmp_path)
+    assert said.files_removed > 0 and checked["changed"] is True and result["changed"] is True
+    assert tree_snapshot(ours) == tree_snapshot(theirs)
+    assert result["removed"]["files"] == said.files_removed, (said.stdout, result["removed"])
+    assert checked["removed"] == result["removed"]
+
+
+def test_module_defaults_spare_what_pip_writes_now(newest_pip: OraclePip, template_caches: dict[str, Path], tmp_path: Path) -> None:
+    """The same idle cache, but pip has just written a built wheel (its folder and origin.json) and an HTTP entry: the
+    module's defaults purge everything else as pip does and keep those, with the folders on the way to them."""
+    theirs, ours = _two_copies(template_caches[newest_pip.version], tmp_path)
+    for cache in (theirs, ours):
+        _set_times(cache, time.time() - 3600)
+    wheel = sorted((ours / "wheels").rglob("*.whl"))[0]
+    metadata = sorted(path for path in (ours / "http-v2").rglob("*") if path.is_file() and not path.name.endswith(".body"))[0]
+    young = [*wheel.parent.iterdir(), metadata, metadata.with_name(metadata.name + ".body")]
+    assert len(young) >= 3 and all(path.is_file() for path in young), young
+    now = time.time()
+    for path in [*young, wheel.parent, metadata.parent]:
+        os.utime(path, (now, now))
+    pip_cache_purge(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(theirs)))
+    before = tree_snapshot(ours)
+    kept: dict[str, tuple[str, int]] = {}
+    for path in young:
+        relative = path.relative_to(ours)
+        kept[relative.as_posix()] = before[relative.as_posix()]
+        for parent in relative.parents:
+            if parent != Path("."):
+                kept[parent.as_posix()] = ("d", 0)
+    result = adhoc("fleet.cache.pip_cache", {"state": "purged", "cache_dir": str(ours), "limit": 0}, tmp_path)
+    assert result["changed"] is True
+    assert all(path.exists() for path in young), "what pip wrote just now is spared by the default min_age"
+    assert tree_snapshot(ours) == {**tree_snapshot(theirs), **kept}, "everything else goes as pip's purge takes it"

@@ -57,7 +57,7 @@ def two_caches(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize(
     ("cli_args", "module_args"),
     [
-        (["prune", "--max-size", "30000"], {"state": "pruned", "max_size": "30000"}),
+        (["prune", "--max-size", "30000B"], {"state": "pruned", "max_size": "30000B"}),
         (["prune", "--max-age", "9d", "--ci"], {"state": "pruned", "max_age": "9d", "ci": True}),
         (["purge"], {"state": "purged"}),
     ],
@@ -68,7 +68,8 @@ def test_cli_removes_what_the_module_removes(
 ) -> None:
     by_cli, by_module = two_caches
     code, result = _cli(*cli_args, "--cache-dir", str(by_cli), capsys=capsys)
-    module = adhoc("fleet.cache.pip_cache", dict(module_args, cache_dir=str(by_module), limit=0), tmp_path)
+    # The job's --min-age defaults to 0 (the role passes its own); the module's min_age to 5m: compare like with like.
+    module = adhoc("fleet.cache.pip_cache", dict(module_args, cache_dir=str(by_module), limit=0, min_age="0"), tmp_path)
     assert code == 0 and result["changed"] is True and module["changed"] is True
     for key in ("files", "dirs", "entries", "bytes"):
         assert result["removed"][key] == module["removed"][key], key  # type: ignore[index]
@@ -81,11 +82,11 @@ def test_cli_removes_what_the_module_removes(
 def test_dry_run_changes_nothing_and_predicts_the_real_run(two_caches: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     cache, _other = two_caches
     before = _tree(cache)
-    code, dry = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000", "--dry-run", capsys=capsys)
+    code, dry = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000B", "--dry-run", capsys=capsys)
     assert code == 0 and _tree(cache) == before and dry["dry_run"] is True
-    code, real = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000", capsys=capsys)
+    code, real = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000B", capsys=capsys)
     assert real["removed"] == dry["removed"]
-    code, again = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000", capsys=capsys)
+    code, again = _cli("prune", "--cache-dir", str(cache), "--max-size", "20000B", capsys=capsys)
     assert again["changed"] is False
 
 
@@ -96,10 +97,10 @@ def test_the_job_removes_through_the_modules_code(two_caches: tuple[Path, Path],
 
     parser = cli.build_parser()
     monkeypatch.setattr(_cache_task_cache, "host_platform", lambda: "win32")
-    for argv in (["prune", "--max-size", "1"], ["purge"]):
+    for argv in (["prune", "--max-size", "1B"], ["purge"]):
         assert cli._request(parser.parse_args(argv)).case_insensitive is True, argv
     monkeypatch.undo()
-    assert cli._request(parser.parse_args(["prune", "--max-size", "1"])).case_insensitive is (sys.platform == "win32")
+    assert cli._request(parser.parse_args(["prune", "--max-size", "1B"])).case_insensitive is (sys.platform == "win32")
     cache, _other = two_caches
     profile = cache.parent
     before = _tree(profile)
@@ -123,6 +124,32 @@ def test_summary_line_and_exit_codes(two_caches: tuple[Path, Path], capsys: pyte
     assert cli.main(["purge", "--cache-dir", "/"]) == 1
     assert "refusing to delete from '/'" in capsys.readouterr().err
     assert cli.main(["prune", "--cache-dir", str(cache), "--user", "root", "--max-age", "1d"]) == 2  # usage: one or the other
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "forms"),
+    [
+        (["prune", "--max-size", "5"], "--max-size", ["5GB", "500MiB", "7B"]),
+        (["prune", "--max-age", "30"], "--max-age", ["30d", "12h", "45s"]),
+        (["prune", "--max-age", "1h30"], "--max-age", ["30d", "12h", "45s"]),
+        (["prune", "--ci", "--min-age", "45"], "--min-age", ["30d", "12h", "45s"]),
+        (["purge", "--min-age", "300"], "--min-age", ["30d", "12h", "45s"]),
+    ],
+    ids=["max-size", "max-age", "max-age-compound", "prune-min-age", "purge-min-age"],
+)
+def test_the_job_refuses_a_budget_without_a_unit(
+    two_caches: tuple[Path, Path], capsys: pytest.CaptureFixture[str], argv: list[str], flag: str, forms: list[str]
+) -> None:
+    """--max-size 5 was 5 bytes and --max-age 30 was 30 seconds: the job would have emptied the cache."""
+    cache, _other = two_caches
+    before = _tree(cache)
+    assert cli.main([*argv, "--cache-dir", str(cache)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {flag}: " in err and "needs a unit" in err and all(form in err for form in forms), err
+    assert _tree(cache) == before
+    for ok in (["prune", "--max-size", "0", "--dry-run"], ["prune", "--max-size", "7B", "--dry-run"], ["prune", "--max-age", "45s", "--dry-run"]):
+        assert cli.main([*ok, "--cache-dir", str(cache)]) == 0, capsys.readouterr().err
     capsys.readouterr()
 
 
@@ -274,7 +301,7 @@ def installed_launcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
 
 def _job(python: str | Path, launcher: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     """The scheduled job's command line, as cron, systemd or launchd start it."""
-    argv = [str(python), "-I", "-S", "-B", str(launcher), "prune", "--cache-dir", str(cache), "--max-size", "1"]
+    argv = [str(python), "-I", "-S", "-B", str(launcher), "prune", "--cache-dir", str(cache), "--max-size", "1B"]
     return subprocess.run(argv, capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
 
 
@@ -314,8 +341,12 @@ def test_the_job_refuses_to_start_on_what_others_could_change(installed_launcher
         proc = _job(owned, installed_launcher, cache)
         assert proc.returncode == 1 and proc.stderr.startswith(f"fleet-cache: refusing to run: the interpreter {owned} is owned by "), proc.stderr
         assert "(uid 65534), not by root" in proc.stderr and _tree(cache) == before
-    copied = tmp_path / "copied"
+    # A copy in a folder another account owns (below the sticky /tmp, which alone would be no fault).
+    holder = tmp_path / "theirs"
+    holder.mkdir()
+    copied = holder / "copied"
     shutil.copytree(installed_launcher.parent, copied)
+    os.chown(holder, 65534, 65534)
     proc = _job(python, copied / "fleet-cache", cache)
     assert proc.returncode == 1 and [line.split(": ")[2] for line in proc.stderr.splitlines()] == [
         f"the launcher {copied / 'fleet-cache'}",

@@ -81,7 +81,12 @@ def test_report_then_enforce_then_report(fleet: dict[str, Any]) -> None:
     _check_against_disk(first, fleet, fleet["base"] / "report-before")
     assert sum(1 for size, _files in _on_disk(fleet).values() if size > BUDGET) >= 5, "the fleet starts over budget"
 
-    enforce_vars = {"pip_cache_policy_users": "root", "pip_cache_policy_max_size": str(BUDGET), "pip_cache_policy_min_age": "0", "pip_cache_hosts": "reachable"}
+    enforce_vars = {
+        "pip_cache_policy_users": "root",
+        "pip_cache_policy_max_size": f"{BUDGET}B",
+        "pip_cache_policy_min_age": "0",
+        "pip_cache_hosts": "reachable",
+    }
     run = playbook("fleet.cache.enforce", fleet["inventory"], fleet["base"], extra_vars=enforce_vars, env=ansible_env(fleet["base"], ANSIBLE_FORKS="10"))
     assert run.returncode == 0, run.explain()
     over = {name: size for name, (size, _files) in _on_disk(fleet).items() if size > BUDGET}

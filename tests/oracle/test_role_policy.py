@@ -313,7 +313,7 @@ def test_systemd_timer_and_launchd_job(tmp_path: Path, engine_dir: Path) -> None
     role_vars = {
         "pip_cache_policy_users": "root",
         "pip_cache_policy_environment": {"HOME": str(home), "XDG_CACHE_HOME": ""},
-        "pip_cache_policy_max_size": str(budget),
+        "pip_cache_policy_max_size": f"{budget}B",
         "pip_cache_policy_min_age": "0",
         "pip_cache_policy_schedule": True,
         "pip_cache_policy_schedule_activate": False,
@@ -347,7 +347,7 @@ def test_systemd_timer_and_launchd_job(tmp_path: Path, engine_dir: Path) -> None
     assert isinstance(job["Nice"], int) and job["LowPriorityIO"] is True
     arguments = job["ProgramArguments"]
     assert arguments[1:5] == ["-I", "-S", "-B", str(engine_dir / "fleet-cache")] and job["Umask"] == 0o077
-    assert arguments[5:] == ["prune", "--user=root", f"--max-size={budget}", "--min-age=0", f"--env=HOME={home}", "--env=XDG_CACHE_HOME="]
+    assert arguments[5:] == ["prune", "--user=root", f"--max-size={budget}B", "--min-age=0", f"--env=HOME={home}", "--env=XDG_CACHE_HOME="]
     if shutil.which("plutil"):
         assert subprocess.run(["plutil", "-lint", str(tmp_path / "launchd" / "io.github.fleet-cache.pip-cache-prune.plist")], check=False).returncode == 0
     fake_cache(cache, seed=13, downloads=8, wheels=0, size=4000, now=time.time() - 60)
@@ -383,7 +383,7 @@ def test_role_states_on_real_users(world: dict[str, Any], newest_pip: OraclePip,
     limited = {
         "pip_cache_policy_users": [first_user, second_user],
         "pip_cache_policy_state": "limited",
-        "pip_cache_policy_max_size": str(budget),
+        "pip_cache_policy_max_size": f"{budget}B",
         "pip_cache_policy_min_age": "0",
         "pip_cache_policy_config_scope": "user",
         "pip_cache_policy_fix_ownership": True,
@@ -407,7 +407,7 @@ def test_role_states_on_real_users(world: dict[str, Any], newest_pip: OraclePip,
     when, job, _line = _cron_entry(world["cron"])
     assert when == "@daily"
     assert job[1:5] == ["-I", "-S", "-B", str(world["engine"] / "fleet-cache")] and Path(job[0]).exists()
-    assert job[5:] == ["prune", f"--user={first_user}", f"--user={second_user}", f"--max-size={budget}", "--min-age=0"]
+    assert job[5:] == ["prune", f"--user={first_user}", f"--user={second_user}", f"--max-size={budget}B", "--min-age=0"]
 
     # The scheduled command, run by hand, prunes back to the budget once the cache grows again. The files are root's
     # (fake_cache runs as root): a shared cache that only root can reach is cleaned by root itself, by descriptor.
@@ -459,7 +459,7 @@ def _scheduled_role(tmp_path: Path, engine: Path, home: Path, **extra: Any) -> t
     role_vars = {
         "pip_cache_policy_users": "root",
         "pip_cache_policy_environment": {"HOME": str(home), "XDG_CACHE_HOME": ""},
-        "pip_cache_policy_max_size": "20000",
+        "pip_cache_policy_max_size": "20000B",
         "pip_cache_policy_min_age": "0",
         "pip_cache_policy_schedule": True,
         "pip_cache_policy_schedule_backend": "cron",
@@ -544,9 +544,12 @@ def test_the_role_refuses_an_interpreter_others_could_change(tmp_path: Path) -> 
             "in-shared": local_host(pip_cache_policy_python=str(shared / "python3")),
             "link-to-shared": local_host(pip_cache_policy_python=str(linked / "python3")),
             "ansible-interpreter": local_host(ansible_python_interpreter=str(shared / "python3")),
-            "under-tmp": local_host(pip_cache_policy_python=str(tmp_path / "python3")),
+            "under-tmp": local_host(pip_cache_policy_python=str(tmp_path / "theirs" / "python3")),
         }
-        (tmp_path / "python3").symlink_to(real_python)
+        # Under the sticky /tmp, a folder another account owns (a sticky folder of root's alone is no fault).
+        (tmp_path / "theirs").mkdir()
+        (tmp_path / "theirs" / "python3").symlink_to(real_python)
+        os.chown(tmp_path / "theirs", 65534, 65534)
         inventory = write_inventory(tmp_path / "inventory", {"hosts": hosts})
         env = ansible_env(tmp_path, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_CALLBACK_FORMAT_PRETTY="false")
         run = playbook(play, inventory, tmp_path, extra_vars=role_vars, env=env)
@@ -557,8 +560,9 @@ def test_the_role_refuses_an_interpreter_others_could_change(tmp_path: Path) -> 
         assert messages["in-shared"].startswith(f"pip_cache_policy_python: the scheduled job would run {shared / 'python3'} as root, {writable}")
         assert messages["link-to-shared"].startswith(f"pip_cache_policy_python: the scheduled job would run {linked / 'python3'} as root, {writable}")
         assert messages["ansible-interpreter"].startswith(f"ansible_python_interpreter: the scheduled job would run {shared / 'python3'} as root, {writable}")
-        assert messages["under-tmp"].startswith(f"pip_cache_policy_python: the scheduled job would run {tmp_path / 'python3'} as root, but /tmp is ")
-        assert "sticky folder" in messages["under-tmp"]
+        assert messages["under-tmp"].startswith(
+            f"pip_cache_policy_python: the scheduled job would run {tmp_path / 'theirs' / 'python3'} as root, but {tmp_path / 'theirs'} is owned by "
+        )
         assert not engine.exists() and not list((tmp_path / "cron").iterdir()), "nothing installed, nothing scheduled"
 
 
@@ -590,7 +594,18 @@ def test_systemd_units_escape_specifiers_and_variables(tmp_path: Path, engine_di
         exec_start = next(line for line in service.read_text().splitlines() if line.startswith("ExecStart="))
         argv = systemd_exec_argv(exec_start.split("=", 1)[1])
         launcher = str(engine_dir / "fleet-cache")
-        assert argv == [str(interpreter), "-I", "-S", "-B", launcher, "prune", "--user=root", "--max-size=20000", "--min-age=0", f"--env=PIP_CACHE_DIR={cache}"]
+        assert argv == [
+            str(interpreter),
+            "-I",
+            "-S",
+            "-B",
+            launcher,
+            "prune",
+            "--user=root",
+            "--max-size=20000B",
+            "--min-age=0",
+            f"--env=PIP_CACHE_DIR={cache}",
+        ]
         fake_cache(cache, seed=52, downloads=8, wheels=0, size=4000, now=time.time() - 60)
         assert disk_usage(cache)[0] > 20000
         by_hand = subprocess.run(argv, capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})

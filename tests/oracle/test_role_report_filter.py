@@ -130,7 +130,9 @@ def test_a_newline_in_a_path_cannot_forge_a_table_row() -> None:
     lines = table.splitlines()
     assert not any(line.lstrip().startswith("localhost") for line in lines), table
     assert any("/home/u/c\\n  localhost" in line for line in lines), table
-    assert len(lines) == len(report_filter.pip_cache_report_render(report_filter.pip_cache_report([{"caches": [_cache("u", "/c", http=10)]}], ["h1"], top=5), "table").splitlines())
+    assert len(lines) == len(
+        report_filter.pip_cache_report_render(report_filter.pip_cache_report([{"caches": [_cache("u", "/c", http=10)]}], ["h1"], top=5), "table").splitlines()
+    )
 
 
 @pytest.mark.parametrize(

@@ -131,13 +131,13 @@ def test_role_and_enforce_playbook_on_a_windows_host(tmp_path: Path) -> None:
     inventory = write_inventory(tmp_path / "inventory", {"windows": {"winhost": {"ansible_connection": "fleet_test.windows.winrm"}}})
     policy = {
         "pip_cache_policy_state": "limited",
-        "pip_cache_policy_max_size": str(BUDGET),
+        "pip_cache_policy_max_size": f"{BUDGET}B",
         "pip_cache_policy_min_age": "0",
         "pip_cache_policy_schedule": True,
         "pip_cache_policy_schedule_when": "03:30",
         "pip_cache_policy_environment": {"PIP_CACHE_DIR": str(cache)},
     }
-    expected_arguments = f"-I {LAUNCHER} prune --max-size={BUDGET} --min-age=0 --env=PIP_CACHE_DIR={cache}"
+    expected_arguments = f"-I {LAUNCHER} prune --max-size={BUDGET}B --min-age=0 --env=PIP_CACHE_DIR={cache}"
 
     # 1. Check mode: every call made as it would be, nothing changed.
     run = playbook(tmp_path / "facts.yml", inventory, tmp_path, extra_vars=policy, args=("fleet.cache.enforce", "--check"), env=env)
@@ -165,7 +165,7 @@ def test_role_and_enforce_playbook_on_a_windows_host(tmp_path: Path) -> None:
     request = engine[0]["request"]
     assert request["module"] == "pip_cache" and request["check_mode"] is True
     params = request["params"]
-    assert (params["state"], params["max_size"], params["min_age"], params["user"]) == ("pruned", str(BUDGET), "0", None)
+    assert (params["state"], params["max_size"], params["min_age"], params["user"]) == ("pruned", f"{BUDGET}B", "0", None)
     assert params["environment"] == {"PIP_CACHE_DIR": str(cache)}
 
     # 2. For real, from the collection's enforce playbook (its become default leaves Windows hosts alone).

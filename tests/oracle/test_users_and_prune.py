@@ -50,7 +50,7 @@ def test_users_by_name_and_all_match_pip_run_as_them(two_users: list[str], newes
     assert reported[configured]["resolution"]["setting"]["origin"] == str(config)  # type: ignore[index]
     assert reported[plain]["source"] == "default"
 
-    purged = _ansible("fleet.cache.pip_cache", f"user={configured} state=purged", tmp_path)
+    purged = _ansible("fleet.cache.pip_cache", f"user={configured} state=purged min_age=0", tmp_path)  # pip filled it just now
     assert purged["changed"] is True
     after = pip_cache_info(newest_pip, _user_env(configured), user=configured)
     assert (after.http_files, after.wheels_count) == (0, 0)
@@ -136,6 +136,6 @@ def test_short_module_name_with_the_readme_setting(newest_pip: OraclePip, templa
     library = "{collections}/ansible_collections/fleet/cache/plugins/modules"
     info = _ansible("pip_cache_info", f"cache_dir={cache}", tmp_path, ANSIBLE_LIBRARY=library)
     assert info["pip_cache_info_lines"] == pip_cache_info(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache))).raw.strip().splitlines()
-    purged = _ansible("pip_cache", f"cache_dir={cache} state=purged", tmp_path, ANSIBLE_LIBRARY=library)
+    purged = _ansible("pip_cache", f"cache_dir={cache} state=purged min_age=0", tmp_path, ANSIBLE_LIBRARY=library)
     assert purged["changed"] is True
     assert scan.scan(str(cache)).pip_wheel_count == 0

@@ -45,13 +45,13 @@ def test_purge_leaves_pips_tree(newest_pip: OraclePip, template_caches: dict[str
     ours = _copy(template_caches[newest_pip.version], tmp_path / "ours")
     before = tree_snapshot(ours)
     pip_cache_purge(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(theirs)))
-    checked = run_module("fleet.cache.pip_cache", f"cache_dir={ours} state=purged", tmp_path, check=True, diff=True, extra_vars=ENGINE)
+    checked = run_module("fleet.cache.pip_cache", f"cache_dir={ours} state=purged min_age=0", tmp_path, check=True, diff=True, extra_vars=ENGINE)
     assert checked["changed"] is True and tree_snapshot(ours) == before
     assert "--- before" in str(checked["diff_text"])
-    done = run_module("fleet.cache.pip_cache", f"cache_dir={ours} state=purged", tmp_path, extra_vars=ENGINE)
+    done = run_module("fleet.cache.pip_cache", f"cache_dir={ours} state=purged min_age=0", tmp_path, extra_vars=ENGINE)
     assert done["changed"] is True and done["removed"] == checked["removed"]
     assert tree_snapshot(ours) == tree_snapshot(theirs)
-    again = run_module("fleet.cache.pip_cache", f"cache_dir={ours} state=purged", tmp_path, extra_vars=ENGINE)
+    again = run_module("fleet.cache.pip_cache", f"cache_dir={ours} state=purged min_age=0", tmp_path, extra_vars=ENGINE)
     assert again["changed"] is False
 
 
@@ -59,7 +59,7 @@ def test_remove_by_pattern_leaves_pips_tree(newest_pip: OraclePip, template_cach
     theirs = _copy(template_caches[newest_pip.version], tmp_path / "pip")
     ours = _copy(template_caches[newest_pip.version], tmp_path / "ours")
     pip_cache_remove(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(theirs)), "TinyYAML")
-    done = run_module("fleet.cache.pip_cache", f"cache_dir={ours} state=absent match=glob name=TinyYAML", tmp_path, extra_vars=ENGINE)
+    done = run_module("fleet.cache.pip_cache", f"cache_dir={ours} state=absent match=glob name=TinyYAML min_age=0", tmp_path, extra_vars=ENGINE)
     assert done["changed"] is True
     assert tree_snapshot(ours) == tree_snapshot(theirs)
 

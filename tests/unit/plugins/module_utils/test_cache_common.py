@@ -40,14 +40,18 @@ SIZES = [
     ("1.5KiB", 1536),
     ("3TB", 3 * 10**12),
     ("1PiB", 1024**5),
-    ("1048576", 1_048_576),
+    ("1048576B", 1_048_576),
+    ("1048576 b", 1_048_576),
     ("0", 0),
+    (" 0 ", 0),
+    ("0.0", 0),
+    ("0B", 0),
+    ("0GB", 0),
     ("7B", 7),
     ("7b", 7),
-    ("1.9", 1),
-    (1048576, 1_048_576),
+    ("1.9B", 1),
     (0, 0),
-    (2.7, 2),
+    (0.0, 0),
 ]
 
 
@@ -80,9 +84,36 @@ def test_parse_size_rejects_non_sizes():
     assert rejected(parse_size, [True, False, -1, -0.5, float("nan")], "budget") == []
 
 
+def unitless(function, values, option, forms):
+    """The values the function accepts, or that it rejects without saying a unit is needed, naming the option and
+    showing the forms."""
+    wrong = []
+    for value in values:
+        try:
+            function(value, option=option)
+        except InvalidValue as error:
+            text = str(error)
+            if error.option != option or not text.startswith(f"{option}: ") or "needs a unit" not in text or not all(form in text for form in forms):
+                wrong.append((value, text))
+        else:
+            wrong.append((value, "accepted"))
+    return wrong
+
+
+def test_parse_size_needs_a_unit():
+    """A number alone is not taken as bytes (max_size=5 would empty the cache): only 0 needs no unit."""
+    values = ["5", " 5 ", "1048576", "1.9", "0.5", "007", str(2**62), 5, 1048576, 2.7]
+    assert unitless(parse_size, values, "max_size", ["5GB", "500MiB", "7B"]) == []
+    with pytest.raises(InvalidValue) as raised:
+        parse_size("5")
+    assert str(raised.value) == "max_size: a size needs a unit, got '5': write it as 5GB, 500MiB, 2GiB, or 7B for bytes (only 0 needs no unit)"
+
+
 def test_parse_size_rejects_more_than_any_file_system():
     with pytest.raises(InvalidValue, match="larger than any file system"):
         parse_size("9999999PB")
+    with pytest.raises(InvalidValue, match="larger than any file system"):
+        parse_size(f"{2**64}B")
     assert parse_size("4PB") == 4 * 10**15
 
 
@@ -99,8 +130,12 @@ DURATIONS = [
     ("12h", 12 * 3600),
     ("1w2d", 7 * 86400 + 2 * 86400),
     ("90m", 5400),
-    ("3600", 3600),
+    ("3600s", 3600),
     ("0", 0),
+    (" 0 ", 0),
+    ("0.0", 0),
+    ("0s", 0),
+    ("0d", 0),
     ("45s", 45),
     ("1.5h", 5400),
     ("1h 30m", 5400),
@@ -111,8 +146,8 @@ DURATIONS = [
     ("30D", 30 * 86400),
     ("10hrs", 36000),
     ("  7d  ", 7 * 86400),
-    (3600, 3600.0),
-    (1.5, 1.5),
+    (0, 0.0),
+    (0.0, 0.0),
 ]
 
 
@@ -127,6 +162,16 @@ def test_parse_duration_rejects():
     assert rejected(parse_duration, bad, "min_age") == []
 
 
+def test_parse_duration_needs_a_unit():
+    """A number alone is not taken as seconds (max_age=30 would empty the cache): only 0 needs no unit, and each number
+    of a compound age has its own (1h30 is neither 1h30m nor 1h30s)."""
+    values = ["30", " 30 ", "3600", "1.5", "0.5", "1h30", "30 5m", "0 0", "0 5m", 30, 1.5]
+    assert unitless(parse_duration, values, "max_age", ["30d", "12h", "45s"]) == []
+    with pytest.raises(InvalidValue) as raised:
+        parse_duration("30", option="min_age")
+    assert str(raised.value) == "min_age: an age needs a unit, got '30': write it as 30d, 12h, 90m, 2w, or 45s for seconds (only 0 needs no unit)"
+
+
 def test_parse_duration_rejects_non_ages():
     assert rejected(parse_duration, [True, False, -1, float("nan")], "max_age") == []
     with pytest.raises(InvalidValue) as caught:
@@ -137,6 +182,8 @@ def test_parse_duration_rejects_non_ages():
 def test_parse_duration_rejects_more_than_a_century():
     with pytest.raises(InvalidValue, match="century"):
         parse_duration("40000d")
+    with pytest.raises(InvalidValue, match="century"):
+        parse_duration("9" * 400 + "s")
     assert parse_duration("5200w") == 5200 * 604800
 
 

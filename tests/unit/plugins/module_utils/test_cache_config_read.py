@@ -168,3 +168,12 @@ def test_no_cache_dir_invalid_value_from_the_environment_is_quoted(tmp_path):
     assert "no-cache-dir = 'maybe'" in message
     assert "PIP_NO_CACHE_DIR" in message
     assert caught.value.path is None
+
+
+def test_the_diff_masks_credentials_in_urls():
+    from ansible_collections.fleet.cache.plugins.module_utils._cache_task_config import mask_credentials
+
+    text = "[global]\nindex-url = https://ci:s3cr3t-token@pypi.example.com/simple\nextra-index-url = http://mirror/simple file:///opt/pypi\n"
+    masked = mask_credentials(text)
+    assert "s3cr3t-token" not in masked and "ci:" not in masked
+    assert masked == text.replace("ci:s3cr3t-token@", "********@")

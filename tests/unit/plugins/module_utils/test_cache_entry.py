@@ -235,7 +235,7 @@ def test_names_that_are_not_utf8_are_removed_and_reported_printably(tmp_path):
     os.makedirs(os.path.dirname(wheel))
     with open(wheel, "wb") as handle:
         handle.write(b"PK\x03\x04")
-    for module, values in (("pip_cache_info", {"downloads": True}), ("pip_cache", {"state": "purged"})):
+    for module, values in (("pip_cache_info", {"downloads": True}), ("pip_cache", {"state": "purged", "min_age": "0"})):  # written just now
         result = run(module, params_for(module, cache_dir=os.fsdecode(cache), **values), diff=True)
         assert "failed" not in result, result
         json.dumps(result, ensure_ascii=False).encode("utf-8")  # no surrogate left: Ansible takes the result
