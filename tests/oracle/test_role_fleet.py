@@ -145,3 +145,22 @@ def _render_in_chromium(page: Path, screenshot: Path) -> None:
     data = screenshot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, "a real page, not a blank one"
     shutil.rmtree(page.parent / ".chromium", ignore_errors=True)
+
+
+def test_a_relative_report_dir_is_relative_to_where_ansible_playbook_runs(fleet: dict[str, Any]) -> None:
+    """The README's own example (-e pip_cache_report_dir=./pip-cache-report) and the default: the files go under the folder
+    ansible-playbook was started in (playbook() starts it in the fleet's base folder), not beside the installed
+    collection's playbook."""
+    installed = REPO_ROOT / "playbooks"  # the collection these playbook runs use (playbooks.collections_path)
+    # localhost in the inventory, as `make demo` writes it (the implicit localhost did not show the fault).
+    home = fleet["homes"]["node01.fleet.test"]
+    env_vars = {"HOME": str(home), "XDG_CACHE_HOME": ""}
+    local = local_host(pip_cache_user="root", pip_cache_become=False, pip_cache_environment=env_vars)
+    inventory = write_inventory(fleet["base"] / "local-inventory", {"local": {"localhost": local}})
+    for name, extra in (("relative-report", {"pip_cache_report_dir": "./relative-report"}), ("pip-cache-report", {})):
+        run = playbook("fleet.cache.report", inventory, fleet["base"], extra_vars=dict(extra, pip_cache_hosts="localhost"))
+        assert run.returncode == 0, run.explain()
+        folder = (fleet["base"] / name).resolve()
+        assert f"Files: {folder}/" in run.stdout, run.explain()
+        assert json.loads((folder / "report.json").read_text())["totals"]["caches"] == 1, name
+        assert not (installed / name).exists(), f"{name}: nothing is written inside the installed collection"
