@@ -97,11 +97,11 @@ def test_two_purges_at_once_leave_the_tree_one_purge_leaves(tmp_path, build_tree
         barrier = threading.Barrier(2)
         outcomes = [None, None]
 
-        def run(slot, raced=raced, barrier=barrier, outcomes=outcomes):
+        def run(slot, raced, barrier, outcomes):
             barrier.wait()
             outcomes[slot] = remove(raced, purge(), dry_run=False)
 
-        threads = [threading.Thread(target=run, args=(slot,)) for slot in (0, 1)]
+        threads = [threading.Thread(target=run, args=(slot, raced, barrier, outcomes)) for slot in (0, 1)]
         for thread in threads:
             thread.start()
         for thread in threads:

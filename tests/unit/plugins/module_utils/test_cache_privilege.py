@@ -227,7 +227,7 @@ def test_engine_errors_come_back_typed(identity, cls):
     with pytest.raises(CacheError) as caught:
         run_as(identity, functools.partial(_raise_as_child, cls))
     error = caught.value
-    assert type(error) is cls
+    assert caught.type is cls
     assert (error.msg, error.option, error.path) == (f"raised by uid {identity.uid}", "cache_dir", "/some/where")
 
 
