@@ -3,12 +3,16 @@ from this checkout, and read the outcome (each host's PLAY RECAP counts, the out
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import random
 import re
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -160,3 +164,24 @@ def adhoc(module: str, args: dict[str, Any], tmp: Path, *, check: bool = False) 
     assert sep and head.startswith("localhost |"), proc.stdout + proc.stderr
     result: dict[str, Any] = json.loads(body)
     return result
+
+
+TRUSTED_PARENT = Path("/var/lib/fleet-cache-tests")
+
+
+@contextlib.contextmanager
+def trusted_folder(prefix: str) -> Iterator[Path]:
+    """A new folder only root can change, from / down, wherever the checkout is: the role installs its engine and runs
+    the scheduled job's interpreter only from such a folder."""
+    if os.geteuid() != 0:
+        pytest.skip("the scheduled job's files are root's: needs root")
+    if not TRUSTED_PARENT.parent.is_dir():
+        pytest.skip(f"no {TRUSTED_PARENT.parent} to make a folder only root can change in")
+    TRUSTED_PARENT.mkdir(mode=0o755, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=TRUSTED_PARENT))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            TRUSTED_PARENT.rmdir()

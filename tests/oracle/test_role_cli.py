@@ -4,14 +4,12 @@ the launcher the role installs, which refuses to start on anything someone other
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ import pytest
 from engine import REPO_ROOT, scan
 
 from ansible_collections.fleet.cache.plugins.module_utils import _cache_cli as cli
-from playbooks import VENV_BIN, adhoc, disk_usage, fake_cache, local_host, playbook, write_inventory
+from playbooks import VENV_BIN, adhoc, disk_usage, fake_cache, local_host, playbook, trusted_folder, write_inventory
 
 NOW = time.time()
 
@@ -256,22 +254,6 @@ def test_fix_ownership_gives_back_what_root_left_in_a_users_own_cache(local_user
     assert {info[1] for info in _tree(shared).values()} == {0}
 
 
-@contextlib.contextmanager
-def _trusted_folder(prefix: str) -> Iterator[Path]:
-    """A new folder only root can change, from / down (pytest's own folders sit under the sticky /tmp)."""
-    parent = Path("/var/lib/fleet-cache-tests")
-    if not parent.parent.is_dir():
-        pytest.skip(f"no {parent.parent} to make a folder only root can change in")
-    parent.mkdir(mode=0o755, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            parent.rmdir()
-
-
 @pytest.fixture(scope="module")
 def installed_launcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The launcher and the engine as the pip_cache_policy role installs them for its scheduled job (written into a
@@ -279,7 +261,7 @@ def installed_launcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     if os.geteuid() != 0:
         pytest.skip("the role installs the scheduled job's files as root: needs root")
     tmp = tmp_path_factory.mktemp("role")
-    with _trusted_folder("launcher-") as trusted:
+    with trusted_folder("launcher-") as trusted:
         play = tmp / "install.yml"
         play.write_text("---\n- name: Install\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: fleet.cache.pip_cache_policy\n")
         (tmp / "cron").mkdir()
@@ -325,7 +307,7 @@ def test_the_job_refuses_to_start_on_what_others_could_change(installed_launcher
         refused(_job(python, installed_launcher, cache), f"the engine {package}: {engine_file} is writable by its group")
     finally:
         engine_file.chmod(0o644)
-    with _trusted_folder("interpreter-") as trusted:
+    with trusted_folder("interpreter-") as trusted:
         shared = trusted / "shared"
         shared.mkdir()
         shared.chmod(0o777)
@@ -365,7 +347,7 @@ def test_a_pth_file_others_could_write_never_runs_in_the_job(installed_launcher:
     marker = tmp_path / "pth-ran"
     cache = tmp_path / "cache"
     fake_cache(cache, seed=62, downloads=2, wheels=1, size=1000, now=NOW)
-    with _trusted_folder("venv-") as trusted:
+    with trusted_folder("venv-") as trusted:
         venv = trusted / "venv"
         subprocess.run([os.path.realpath(VENV_BIN / "python"), "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
         site = next(venv.glob("lib/python3*/site-packages"))

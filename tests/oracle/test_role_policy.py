@@ -7,7 +7,6 @@ and its command, run by hand, prunes the cache to the budget."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ import pytest
 from engine import REPO_ROOT
 from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env
 
-from playbooks import VENV_BIN, Run, ansible_env, disk_usage, fake_cache, local_host, playbook, write_inventory
+from playbooks import VENV_BIN, Run, ansible_env, disk_usage, fake_cache, local_host, playbook, trusted_folder, write_inventory
 
 SNAPSHOT = r"""
 import json, os, sys
@@ -91,27 +90,6 @@ THREE_RUNS = """---
 def _user_env(name: str) -> dict[str, str]:
     home = pwd.getpwnam(name).pw_dir
     return {"HOME": home, "USER": name, "LOGNAME": name, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-
-
-TRUSTED_PARENT = Path("/var/lib/fleet-cache-tests")
-
-
-@contextlib.contextmanager
-def trusted_folder(prefix: str) -> Iterator[Path]:
-    """A new folder only root can change, from / down: the role refuses to install its engine or run an interpreter
-    anywhere else (pytest's own folders sit under the sticky /tmp)."""
-    if os.geteuid() != 0:
-        pytest.skip("the scheduled job's files are root's: needs root")
-    if not TRUSTED_PARENT.parent.is_dir():
-        pytest.skip(f"no {TRUSTED_PARENT.parent} to make a folder only root can change in")
-    TRUSTED_PARENT.mkdir(mode=0o755, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=TRUSTED_PARENT))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            TRUSTED_PARENT.rmdir()
 
 
 @pytest.fixture(scope="module")
