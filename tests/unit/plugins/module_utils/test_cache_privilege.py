@@ -117,9 +117,11 @@ def _run(command):
     return done
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def account():
-    """A throwaway account (no home) in its own group plus a second, supplementary group; removed afterwards."""
+    """A throwaway account (no home) in its own group plus a second, supplementary group; removed afterwards.
+
+    One per test: ansible-test may run each test in a process of its own, where a module's teardown never runs."""
     if not IS_ROOT:
         pytest.skip("needs root: run_as switches identity only when this process is root")
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
@@ -140,7 +142,7 @@ def account():
             assert identity is not None
             yield identity, extra
         finally:
-            _run([shutil.which("userdel"), name])
+            _run([shutil.which("userdel"), "--force", name])  # --force: a child of run_as may still be exiting
             _run([shutil.which("groupdel"), name])  # when userdel kept the user's own group
     finally:
         _run([shutil.which("groupdel"), extra])
