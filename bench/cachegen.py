@@ -581,6 +581,82 @@ def ensure_cache(store: Path, files: int, *, seed: int = 1, say: Callable[[str],
     return home / "cache", manifest
 
 
+# --------------------------------------------------------------------------------------------------
+# One large folder: the memory of a walk must not grow with the largest folder of a cache
+
+ONE_FOLDER_KINDS = {
+    "files": "http-v2/a/b/c/d/e holds every file: key and key.body pairs",
+    "folders": "wheels/ab/cd/ef holds every wheel folder, one wheel in each",
+}
+
+
+def generate_one_folder(dest: Path, entries: int, kind: str, *, seed: int = 1, base_time: float | None = None) -> dict[str, Any]:
+    """A cache of ``entries`` files whose one folder holds ``entries`` entries (``ONE_FOLDER_KINDS``): files directly
+    in one http-v2 folder, or one wheel folder per file in one folder of the wheel cache. Files are sparse (their
+    apparent sizes 1-60 kB, no blocks written), times spread over the year before ``base_time``."""
+    if kind not in ONE_FOLDER_KINDS:
+        raise ValueError(f"kind must be one of {sorted(ONE_FOLDER_KINDS)}")
+    rng = random.Random(f"fleet.cache bench v{GENERATOR_VERSION} one folder {kind} seed {seed} entries {entries}")
+    base_time = float(int(time.time()) if base_time is None else base_time)
+    apparent = 0
+
+    def write(path: str, size: int, mtime: float) -> None:
+        nonlocal apparent
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            os.ftruncate(fd, size)
+            os.utime(fd, (mtime, mtime))
+        finally:
+            os.close(fd)
+        apparent += size
+
+    if kind == "files":
+        folder = dest / "http-v2" / "a" / "b" / "c" / "d" / "e"
+        folder.mkdir(parents=True)
+        for number in range(entries):
+            key = sha224(f"{seed}-{number // 2}")
+            mtime = base_time - rng.uniform(60, YEAR)
+            write(os.path.join(folder, key + (".body" if number % 2 else "")), rng.randint(1_000, 60_000), mtime)
+    else:
+        folder = dest / "wheels" / "ab" / "cd" / "ef"
+        folder.mkdir(parents=True)
+        for number in range(entries):
+            wheel_dir = os.path.join(folder, sha224(f"{seed}-{number}")[6:])
+            os.mkdir(wheel_dir)
+            write(os.path.join(wheel_dir, f"proj{number % 997}-1.{number}-py3-none-any.whl"), rng.randint(1_000, 60_000), base_time - rng.uniform(60, YEAR))
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "kind": kind,
+        "layout": ONE_FOLDER_KINDS[kind],
+        "entries": entries,
+        "files": entries,
+        "apparent_bytes": apparent,
+        "base_time": base_time,
+    }
+
+
+def ensure_one_folder(store: Path, entries: int, kind: str, *, seed: int = 1, say: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]]:
+    """The generated one-folder cache (its ``cache`` folder) and its manifest; generated on first use."""
+    home = store / f"g{GENERATOR_VERSION}-one-{kind}-{entries}-s{seed}"
+    manifest_path = home / "manifest.json"
+    if manifest_path.exists():
+        return home / "cache", json.loads(manifest_path.read_text(encoding="utf-8"))
+    if home.exists():
+        shutil.rmtree(home)
+    staging = store / f".{home.name}.tmp{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    started = time.perf_counter()
+    say(f"generating a cache with {entries:,} entries in one folder ({ONE_FOLDER_KINDS[kind]}) into {home} (once)")
+    manifest = generate_one_folder(staging / "cache", entries, kind, seed=seed)
+    manifest["generated_in_s"] = round(time.perf_counter() - started, 1)
+    staging.rename(home)
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    say(f"  done in {manifest['generated_in_s']} s")
+    return home / "cache", manifest
+
+
 def walk_files(root: Path) -> Iterator[Path]:
     for directory, _dirs, names in os.walk(root):
         for name in names:

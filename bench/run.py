@@ -10,6 +10,9 @@ process (wall time, peak RSS from os.wait4); the median is quoted. Destructive o
 the generated cache made with `cp -a` (not timed). Above --destructive-max files (default 100,000: a 1,000,000-file
 copy and delete take minutes each on this kind of disk) they run as dry runs on the generated cache instead, which
 walk and decide exactly as a real run does but unlink nothing; pass --destructive-max 1000000 for the real thing.
+The largest-folder group (--only folder) measures peak memory with one folder holding N entries (files in one
+http-v2 folder; wheel folders in one folder of wheels/), N twice the smallest size (200,000; --folder-entries),
+against N files in pip's layout: a scan and a dry-run size prune of each.
 The table and the same figures as JSON (under .bench/results/) are read against the goals printed below them.
 Standard library only; the engine is imported the way tests/oracle/engine.py does (a temporary
 ansible_collections tree pointing at this checkout), pip is the newest oracle pip (tests/oracle/piporacle.py).
@@ -120,8 +123,14 @@ OPERATIONS = {
     "prune-age": "prune by age: engine",
     "prune-age-dry": "prune by age: engine, dry run",
     "fleet": "fleet: report playbook",
+    "folder-info": "largest folder: engine scan",
+    "folder-prune": "largest folder: prune by size, dry run",
 }
 MEMORY_OPS = ("info", "list", "remove-glob", "remove-name", "purge", "purge-dry", "prune-size", "prune-size-dry", "prune-age", "prune-age-dry")
+FOLDER_OPS = ("folder-info", "folder-prune")
+FOLDER_LIMIT = 1.2  # peak memory with N entries in one folder, against N files in pip's layout
+PIP_LAYOUT = "pip layout"
+SMOKE_FOLDER_ENTRIES = 3000  # more than a walk holds of one folder (1024): the streamed path runs even in a smoke run
 
 
 @dataclass
@@ -209,7 +218,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fleet-files", type=int, default=2000, help="files in each fleet host's cache (default 2000)")
     parser.add_argument("--forks", type=int, default=10, help="ansible forks for the fleet rows (default 10)")
     parser.add_argument(
-        "--only", default="", help="groups to run, comma separated: info,list,remove,purge,prune,fleet (default all; 'none' with --profile: profile only)"
+        "--only",
+        default="",
+        help="groups to run, comma separated: info,list,remove,purge,prune,fleet,folder (default all; 'none' with --profile: profile only)",
+    )
+    parser.add_argument(
+        "--folder-entries",
+        type=int,
+        default=None,
+        help="the largest-folder group: entries in the one large folder, against as many files in pip's layout (default twice the smallest size: 200,000)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bench-dir", type=Path, default=REPO / ".bench", help="where caches and results live (default .bench)")
@@ -228,9 +245,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.fleet_hosts = min(args.fleet_hosts, 3)
         args.fleet_files = min(args.fleet_files, 100)
         args.destructive_max = max(args.destructive_max, SMOKE_FILES)
+        args.folder_entries = args.folder_entries or SMOKE_FOLDER_ENTRIES
     args.size_list = sorted({int(size) for size in str(args.sizes).replace(" ", "").split(",") if size})
     args.run_counts = _parse_runs(args.runs, args.size_list)
-    args.groups = {group for group in args.only.split(",") if group} or {"info", "list", "remove", "purge", "prune", "fleet"}
+    args.groups = {group for group in args.only.split(",") if group} or {"info", "list", "remove", "purge", "prune", "fleet", "folder"}
+    args.folder_entries = args.folder_entries or 2 * min(args.size_list)
     return args
 
 
@@ -566,6 +585,66 @@ def group_fleet(ctx: Context, runs: int) -> None:
     ctx.rows.append(Row("fleet", f"{hosts} hosts x {ctx.args.fleet_files:,}", series["report"], series["command"], note=FLEET_NOTE))
 
 
+def group_folder(ctx: Context, runs: int) -> None:
+    """Peak memory with one folder holding N entries, against N files in pip's layout: a walk must not hold a folder."""
+    entries = ctx.args.folder_entries
+    store = ctx.store / "caches"
+    layout, layout_manifest = cachegen.ensure_cache(store, entries, seed=ctx.args.seed, say=ctx.say)
+    caches = [(PIP_LAYOUT, layout, layout_manifest)]
+    for kind in cachegen.ONE_FOLDER_KINDS:
+        cache, manifest = cachegen.ensure_one_folder(store, entries, kind, seed=ctx.args.seed, say=ctx.say)
+        caches.append((f"one folder: {kind}", cache, manifest))
+    ctx.caches[f"folder-{entries}"] = {label: manifest for label, _cache, manifest in caches}
+    ctx.say(f"largest folder: {entries:,} entries in one folder against {entries:,} files in pip's layout ({runs} run(s))")
+    sides: list[tuple[str, Any]] = []
+    for label, cache, manifest in caches:
+        half = str(manifest["apparent_bytes"] // 2)
+        scan_cmd, prune_cmd = ctx.engine_cmd("info", cache), ctx.engine_cmd("prune-size", cache, half, dry=True)
+        sides.append((f"info {label}", (f"scan, {label}", lambda _t, cmd=scan_cmd: (cmd, ctx.pip_env))))
+        sides.append((f"prune {label}", (f"prune dry run, {label}", lambda _t, cmd=prune_cmd: (cmd, ctx.pip_env))))
+    series = alternate(ctx, sides, runs)
+    for label, _cache, manifest in caches:
+        lines = series[f"info {label}"].samples[-1].stdout.splitlines()
+        kind = manifest.get("kind")
+        if kind is not None:
+            expected = f"Number of HTTP files: {entries}" if kind == "files" else f"Number of locally built wheels: {entries}"
+            ctx.check(f"largest folder: the scan counts every entry ({kind})", entries, expected in lines, expected if expected in lines else str(lines))
+        pruned = json.loads(series[f"prune {label}"].samples[-1].stdout)
+        ctx.check(
+            f"largest folder: the dry-run prune takes about half ({label})",
+            entries,
+            0.4 * manifest["apparent_bytes"] <= pruned["bytes"] <= 0.7 * manifest["apparent_bytes"],
+            f"{pruned['bytes']:,} of {manifest['apparent_bytes']:,} bytes",
+        )
+        size = f"{entries:,} {label}"
+        ctx.rows.append(Row("folder-info", size, series[f"info {label}"], None, note=manifest.get("layout", "pip's layout")))
+        ctx.rows.append(Row("folder-prune", size, series[f"prune {label}"], None, note="max_size = half the cache"))
+
+
+def folder_ratios(rows: list[Row]) -> list[dict[str, Any]]:
+    """Each largest-folder operation's peak against the same operation on pip's layout of the same count."""
+    found = []
+    for operation in FOLDER_OPS:
+        peaks = {str(row.size): row.ours.peak_mib for row in rows if row.operation == operation}
+        base = next((peak for size, peak in peaks.items() if size.endswith(PIP_LAYOUT)), None)
+        for size, peak in peaks.items():
+            if size.endswith(PIP_LAYOUT) or not base or peak is None:
+                continue
+            found.append(
+                {
+                    "operation": operation,
+                    "small": size.split(" ", 1)[1],
+                    "large": size,
+                    "peak_small_mib": base,
+                    "peak_large_mib": peak,
+                    "ratio": round(peak / base, 3),
+                    "goal": f"peak memory with {size.split(' ', 1)[0]} entries in one folder <= {FOLDER_LIMIT}x the same count in pip's layout",
+                    "limit": FOLDER_LIMIT,
+                }
+            )
+    return found
+
+
 def profile_engine(ctx: Context, size: int, master: Path, manifest: dict[str, Any], out_dir: Path) -> None:
     """Each engine operation once under cProfile, read-only (dry runs for removals); the top functions into files."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -651,14 +730,15 @@ def evaluate_goals(rows: list[Row], memory: list[dict[str, Any]]) -> list[dict[s
                     }
                 )
     for item in memory:
+        limit = item.get("limit", 1.2)
         verdicts.append(
             {
-                "goal": f"peak memory at {item['large']:,} <= 1.2x at {item['small']:,}",
+                "goal": item.get("goal") or f"peak memory at {item['large']:,} <= 1.2x at {item['small']:,}",
                 "operation": item["operation"],
-                "size": f"{item['large']}/{item['small']}",
+                "size": f"{item['large']}/{item['small']}" if "goal" not in item else item["large"],
                 "value": item["ratio"],
-                "limit": "ratio <= 1.2",
-                "met": item["ratio"] <= 1.2,
+                "limit": f"ratio <= {limit}",
+                "met": item["ratio"] <= limit,
             }
         )
     return verdicts
@@ -667,14 +747,14 @@ def evaluate_goals(rows: list[Row], memory: list[dict[str, Any]]) -> list[dict[s
 def print_report(ctx: Context, memory: list[dict[str, Any]], verdicts: list[dict[str, Any]]) -> None:
     say = ctx.say
     say("")
-    header = f"{'operation':<42} {'size':>16} {'ours s':>9} {'theirs s':>9} {'ratio':>7} {'peak MiB':>9}  theirs"
+    header = f"{'operation':<42} {'size':>26} {'ours s':>9} {'theirs s':>9} {'ratio':>7} {'peak MiB':>9}  theirs"
     say(header)
     say("-" * len(header) + "-" * 20)
     for row in ctx.rows:
         ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
         theirs = row.theirs.label if row.theirs else "-"
         say(
-            f"{OPERATIONS[row.operation]:<42} {_fmt_size(row.size):>16} {_fmt(row.ours.median, '.3f'):>9} "
+            f"{OPERATIONS[row.operation]:<42} {_fmt_size(row.size):>26} {_fmt(row.ours.median, '.3f'):>9} "
             f"{_fmt(row.theirs.median if row.theirs else None, '.3f'):>9} {ratio:>7} {_fmt(row.ours.peak_mib, '.1f'):>9}  {theirs}"
         )
     say("")
@@ -683,17 +763,30 @@ def print_report(ctx: Context, memory: list[dict[str, Any]], verdicts: list[dict
         " an engine scan (the ansible rows: the largest of ansible and its children);"
     )
     say(f"  measured with {peak_method()}. purge/prune: {ctx.args.destructive_runs} run(s), each side on its own fresh cp -a copy.")
-    if memory:
+    by_size = [item for item in memory if "goal" not in item]
+    by_folder = [item for item in memory if "goal" in item]
+    if by_size:
         say("")
         say(
             "peak memory, engine operations: "
-            + ", ".join(f"{item['operation']} {item['peak_small_mib']:.1f} -> {item['peak_large_mib']:.1f} MiB ({item['ratio']:.2f}x)" for item in memory)
+            + ", ".join(f"{item['operation']} {item['peak_small_mib']:.1f} -> {item['peak_large_mib']:.1f} MiB ({item['ratio']:.2f}x)" for item in by_size)
+        )
+    if by_folder:
+        say("")
+        say(
+            "peak memory, largest folder (pip's layout -> one folder): "
+            + ", ".join(
+                f"{OPERATIONS[item['operation']].split(': ', 1)[1]}, {item['large'].split(' ', 1)[1]} {item['peak_small_mib']:.1f} -> "
+                f"{item['peak_large_mib']:.1f} MiB ({item['ratio']:.2f}x)"
+                for item in by_folder
+            )
         )
     say("")
     say("Goals:")
     say("  info <= 1.1x du -sb, and >= 2.5x faster than pip cache info (ratio <= 0.4)")
     say("  purge <= 1.1x rm -rf, and faster than pip cache purge")
     say("  peak memory at 1,000,000 files <= 1.2x the figure at 100,000")
+    say(f"  peak memory with {ctx.args.folder_entries:,} entries in one folder <= {FOLDER_LIMIT}x the same count in pip's layout (scan, dry-run prune)")
     say("  fleet report faster than the command-module equivalent")
     if not verdicts:
         say("  (nothing measured to read against the goals)")
@@ -704,8 +797,10 @@ def print_report(ctx: Context, memory: list[dict[str, Any]], verdicts: list[dict
     for goal, _selects, _limit, _how in GOALS:
         if not any(verdict["goal"] == goal for verdict in verdicts):
             say(f"  {'-':<8} {goal:<56} not measured in this run")
-    if not memory:
+    if not by_size:
         say(f"  {'-':<8} {'peak memory at the largest size <= 1.2x at the smallest':<56} not measured in this run (needs two sizes)")
+    if not by_folder:
+        say(f"  {'-':<8} {'peak memory with one large folder <= 1.2x pip layout':<56} not measured in this run (the folder group)")
     failed = [check for check in ctx.checks if not check["ok"]]
     say("")
     say(
@@ -867,15 +962,21 @@ def main(argv: list[str] | None = None) -> int:
             sizes = ", ".join(f"{size:,}" for size in args.size_list)
             runs = f"runs {args.run_counts}, purge/prune {args.destructive_runs}"
             ctx.say(f"bench: sizes {sizes}; {runs}; pip {pip.version}; {os.cpu_count()} cores; load {load_start}")
-            for size in args.size_list if args.groups - {"fleet"} or args.profile else ():  # --only fleet: no per-size cache to make
+            for size in args.size_list if args.groups - {"fleet", "folder"} or args.profile else ():  # --only fleet: no per-size cache to make
                 run_size(ctx, size)
+            if "folder" in args.groups:
+                try:
+                    group_folder(ctx, min(args.run_counts.values()))
+                except (BenchError, OSError, ValueError, KeyError, subprocess.CalledProcessError) as error:
+                    ctx.errors.append(f"folder: {error}")
+                    ctx.say(f"  ! folder failed: {error}")
             if "fleet" in args.groups:
                 try:
                     group_fleet(ctx, max(args.run_counts.values()))
                 except (BenchError, OSError, subprocess.CalledProcessError) as error:
                     ctx.errors.append(f"fleet: {error}")
                     ctx.say(f"  ! fleet failed: {error}")
-            memory = memory_ratios(ctx.rows, args.size_list)
+            memory = memory_ratios(ctx.rows, args.size_list) + folder_ratios(ctx.rows)
             verdicts = evaluate_goals(ctx.rows, memory)
             print_report(ctx, memory, verdicts)
             path = write_json(ctx, started, load_start, memory, verdicts)

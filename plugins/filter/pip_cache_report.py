@@ -16,20 +16,12 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.fleet.cache.plugins.module_utils._cache_common import human_size as human  # the modules' size convention
+
 FORMATS = ("table", "json", "csv", "markdown", "html")
 _SIZE_KEYS = ("bytes", "files", "entries", "downloads_bytes", "wheels_bytes", "other_bytes")
 _COLOURS = {"downloads_bytes": "#4e79a7", "wheels_bytes": "#f28e2b", "other_bytes": "#9c9c9c"}
 _LABELS = {"downloads_bytes": "downloads (http-v2, http)", "wheels_bytes": "built wheels", "other_bytes": "other"}
-
-
-def human(num_bytes: float) -> str:
-    """IEC units with one decimal, as the modules word sizes (``1.4 GiB``)."""
-    value = float(num_bytes)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024:
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} PiB"
 
 
 def _bucket_bytes(buckets: Mapping[str, Any], *names: str) -> int:

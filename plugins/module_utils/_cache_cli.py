@@ -97,9 +97,9 @@ def run_removal(args: argparse.Namespace) -> dict[str, Any]:
     request = _request(args)
     warnings: list[str] = []
     result, error_count = remove_each(_targets(args), request, dry_run=args.dry_run, limit=0, allow_unsafe=args.allow_unsafe_cache_dir, warn=warnings.append)
-    result["removed"] = {key: value for key, value in result["removed"].items() if key not in ("paths", "paths_truncated")}
+    result["removed"] = {key: value for key, value in result["removed"].items() if key not in ("largest", "largest_truncated")}
     for item in result["caches"]:
-        for key in ("paths", "paths_truncated"):
+        for key in ("largest", "largest_truncated"):
             item.get("removed", {}).pop(key, None)
     return dict(result, warnings=warnings, error_count=error_count)
 

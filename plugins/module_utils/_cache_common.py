@@ -176,13 +176,16 @@ def pip_format_size(num_bytes: float) -> str:
 
 
 def human_size(num_bytes: float) -> str:
-    """Size for people: IEC units with one decimal (``1.4 GiB``)."""
-    value = float(num_bytes)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    """Size for people, in the one convention of the collection: pip's decimal units (1 kB = 1000 bytes).
+
+    Below 1 GB it is exactly pip's own wording (``pip_format_size``); above, where pip goes on counting megabytes
+    (``12345.6 MB``), the same units go on to ``GB`` and ``TB``. Results carry the raw bytes beside it.
+    """
+    if num_bytes >= 1000**4:
+        return f"{num_bytes / 1000.0**4:.1f} TB"
+    if num_bytes >= 1000**3:
+        return f"{num_bytes / 1000.0**3:.1f} GB"
+    return pip_format_size(num_bytes)
 
 
 _NORMALIZE_RE = re.compile(r"[-_.]+")

@@ -286,7 +286,8 @@ def _expand_paths(params: dict[str, Any], module_name: str) -> dict[str, Any]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """The launcher's entry: ``ARGS_JSON`` names a file holding module, params, check_mode and diff; prints the result as JSON."""
+    """The launcher's entry: ``ARGS_JSON`` names a file holding module, params (validated), given (the task's arguments as
+    written), check_mode and diff; prints the result as JSON."""
     args = sys.argv[1:] if argv is None else argv
     try:
         if len(args) != 1:
@@ -297,7 +298,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if module_name not in _TASKS:
             raise ValueError(f"unknown module {module_name!r}")
         params = _expand_paths(request["params"], module_name)
-        result = run(module_name, params, bool(request.get("check_mode")), bool(request.get("diff")))
+        result = run(module_name, params, bool(request.get("check_mode")), bool(request.get("diff")), given=request.get("given"))
     except Exception as error:  # the controller gets a result, never a bare traceback
         result = {"failed": True, "msg": f"the engine failed on this host: {type(error).__name__}: {error}", "exception": traceback.format_exc()}
     # ASCII JSON on one line: whatever the console's code page, the controller reads it back.

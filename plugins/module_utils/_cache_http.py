@@ -14,7 +14,10 @@ directory, at most a few hundred tar members. Standard library only.
 
 from __future__ import annotations
 
+import email.message
 import email.parser
+import encodings.cp437
+import functools
 import gzip
 import io
 import json
@@ -28,6 +31,11 @@ from dataclasses import dataclass
 from typing import IO, Any, Optional
 
 from ._cache_common import normalize_name, parse_sdist_filename, parse_wheel_filename
+
+# Imported here, not when first used: zipfile decodes names as cp437 and METADATA parses into email.message. The
+# process acting for a user may be unable to read the interpreter's own library (a Python under root's home), so
+# identification must need no import after load (tests: test_identification_imports_nothing_after_load).
+_PRELOADED = (email.message, encodings.cp437)
 
 MAX_TAR_MEMBERS = 300
 MAX_PAGE_BYTES = 8 * 1024 * 1024
@@ -271,12 +279,14 @@ def identify_body(handle: IO[bytes], start: int, length: int) -> Optional[Identi
     return _identify_page(handle.read(length))
 
 
-def _open_regular(path: str) -> IO[bytes]:
-    """Open a regular file for reading. Anything else is refused before it is opened: a FIFO would block the
-    run until someone writes to it, and opening a device can act on it."""
-    if not stat.S_ISREG(os.stat(path).st_mode):
+def _open_regular(path: str, dir_fd: Optional[int] = None) -> IO[bytes]:
+    """Open a regular file for reading, never through a link (``path`` is relative to ``dir_fd`` when given).
+    Anything else is refused before it is opened: a FIFO would block the run until someone writes to it, and
+    opening a device can act on it."""
+    if not stat.S_ISREG(os.stat(path, dir_fd=dir_fd, follow_symlinks=False).st_mode):
         raise OSError(f"not a regular file: {path}")
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, dir_fd=dir_fd)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between the two looks
             raise OSError(f"not a regular file: {path}")
@@ -286,17 +296,22 @@ def _open_regular(path: str) -> IO[bytes]:
         raise
 
 
-def identify_entry(directory: str, names: list[str]) -> Optional[Identity]:
-    """Identify one cache entry: an ``http-v2`` pair (``key`` and ``key.body``) or a legacy ``http`` file."""
+def identify_entry(directory: str, names: list[str], *, dir_fd: Optional[int] = None) -> Optional[Identity]:
+    """Identify one cache entry: an ``http-v2`` pair (``key`` and ``key.body``) or a legacy ``http`` file.
+    ``dir_fd``: the entry's folder, held open (the names are then opened relative to it)."""
     body = next((name for name in names if name.endswith(".body")), None)
+
+    def where(name: str) -> str:
+        return name if dir_fd is not None else os.path.join(directory, name)
+
     try:
         if body is not None:
-            with _open_regular(os.path.join(directory, body)) as handle:
+            with _open_regular(where(body), dir_fd) as handle:
                 size = os.fstat(handle.fileno()).st_size
                 return identify_body(handle, 0, size)
         if len(names) != 1:
             return None
-        with _open_regular(os.path.join(directory, names[0])) as handle:
+        with _open_regular(where(names[0]), dir_fd) as handle:
             if handle.read(5) != b"cc=4,":
                 return None
             document = _read_msgpack(handle)
@@ -322,42 +337,49 @@ def identify_for_removal(directory: str, names: list[str]) -> Optional[tuple[str
 def list_downloads(cache_dir: str, *, requirements: Optional[list[Any]] = None, limit: int = 1000) -> tuple[list[dict[str, Any]], int, bool, int]:
     """The HTTP cache's entries identified by content: (items, count, truncated, unrecognised)."""
     from ._cache_common import iso_time
-    from ._cache_scan import CappedList
-    from ._cache_walk import Listing, WalkErrors, walk
+    from ._cache_scan import CappedList, HttpEntries, http_stem
+    from ._cache_walk import FileItem, FolderVisit, Listing, WalkErrors, walk
 
     found = CappedList(limit)
     unknown = [0]
 
-    def visit(listing: Listing, children: list[tuple[str, object]]) -> object:
-        groups: dict[str, list[Any]] = {}
-        for item in listing.files:
-            if item.counts_as_file and not item.is_link:
-                groups.setdefault(item.name[:-5] if item.name.endswith(".body") else item.name, []).append(item)
-        for stem, items in groups.items():
-            identity = identify_entry(listing.path, [item.name for item in items])
-            if identity is None:
-                unknown[0] += 1
-                continue
-            if requirements is not None:
-                normalized = identity.normalized
-                if not any(req.normalized == normalized and req.contains(identity.version) for req in requirements):
-                    continue
-            path = os.path.join(listing.path, stem)
-            found.add(
-                path,
-                {
-                    "path": path,
-                    "kind": identity.kind,
-                    "name": identity.name,
-                    "normalized_name": identity.normalized,
-                    "version": identity.version,
-                    "size": sum(item.size for item in items),
-                    "files": len(items),
-                    "mtime": iso_time(max(item.mtime for item in items)),
-                },
-            )
-        return None
+    def entry(listing: Listing, items: list[FileItem]) -> None:
+        identity = identify_entry(listing.path, [item.name for item in items])
+        if identity is None:
+            unknown[0] += 1
+            return
+        if requirements is not None:
+            normalized = identity.normalized
+            if not any(req.normalized == normalized and req.contains(identity.version) for req in requirements):
+                return
+        path = os.path.join(listing.path, http_stem(items[0].name))
+        found.add(
+            path,
+            {
+                "path": path,
+                "kind": identity.kind,
+                "name": identity.name,
+                "normalized_name": identity.normalized,
+                "version": identity.version,
+                "size": sum(item.size for item in items),
+                "files": len(items),
+                "mtime": iso_time(max(item.mtime for item in items)),
+            },
+        )
+
+    class Folder(FolderVisit):
+        """One HTTP folder, its entries identified as the listing streams (memory flat whatever the folder holds)."""
+
+        def __init__(self, listing: Listing) -> None:
+            self.entries = HttpEntries(listing, functools.partial(entry, listing), lambda item: item.counts_as_file and not item.is_link)
+
+        def file(self, item: FileItem) -> None:
+            self.entries.add(item)
+
+        def done(self) -> object:
+            self.entries.finish()
+            return None
 
     for bucket in ("http-v2", "http"):
-        walk(os.path.join(cache_dir, bucket), visit, errors=WalkErrors())
+        walk(os.path.join(cache_dir, bucket), Folder, errors=WalkErrors())
     return found.items(), found.count, found.truncated, unknown[0]

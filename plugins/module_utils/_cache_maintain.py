@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -219,7 +219,7 @@ class _Giver:
                 if fd != top_fd:
                     os.close(fd)
 
-    def _list(self, fd: int, path: str) -> list[os.DirEntry[str]]:
+    def _list(self, fd: int, path: str) -> Iterable[os.DirEntry[str]]:
         try:
             return list_dir(path, fd)
         except FileNotFoundError:
@@ -414,7 +414,7 @@ class _Folder:
             raise OSError(errno.ENOTDIR, "not a folder, or a link", path)
         return _Folder(path, None)
 
-    def listing(self) -> list[os.DirEntry[str]]:
+    def listing(self) -> Iterable[os.DirEntry[str]]:
         return list_dir(self.path, self.fd)
 
     def mkdir(self, name: str, mode: int) -> None:

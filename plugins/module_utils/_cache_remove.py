@@ -15,16 +15,35 @@ never followed. Standard library only.
 from __future__ import annotations
 
 import errno
+import functools
+import heapq
 import os
 import stat
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ._cache_common import UnsafeCacheDir, human_size, normalize_name, parse_wheel_filename
 from ._cache_fd import open_dir_nofollow
-from ._cache_scan import CappedList, NameMatcher, is_wheel_file, scan
-from ._cache_walk import _FD_MODE, REMOVED, VANISHED, FileItem, Listing, WalkErrors, is_link_like, remove_dir, remove_root, walk
+from ._cache_http import identify_entry
+from ._cache_scan import HttpEntries, NameMatcher, http_stem, is_wheel_file, scan
+from ._cache_walk import (
+    _FD_MODE,
+    HOLD,
+    REMOVED,
+    VANISHED,
+    FileItem,
+    FolderVisit,
+    Held,
+    Listing,
+    Visitor,
+    WalkErrors,
+    is_link_like,
+    remove_dir,
+    remove_root,
+    walk,
+)
 
 PURGE_EXTRAS = ("selfcheck", "build_dirs", "stray_wheels")
 HISTOGRAM_BINS = 4096
@@ -49,6 +68,82 @@ class Request:
     case_insensitive: bool = False  # Windows: pip's fnmatch takes X-1.0-py3-none-any.WHL for a wheel too
 
 
+KINDS = {"wheel": "download", "sdist": "download", "index": "index page"}
+
+
+class GoneEntries:
+    """The largest entries a removal takes, at most ``limit`` of them, each named the way a person names it.
+
+    Memory stays at ``limit`` whatever the cache holds; an HTTP entry is read (to tell a download from an index page
+    and find its project) only when it is among the largest so far, so a purge reads a few hundred entries at most.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._heap: list[tuple[int, _Later, dict[str, Any]]] = []
+
+    def wants(self, size: int, path: str) -> bool:
+        """Whether an entry of this size would be kept (so it is worth identifying before it goes)."""
+        if self.limit <= 0:
+            return False
+        return len(self._heap) < self.limit or (size, _Later(path)) > self._heap[0][:2]
+
+    def add(self, size: int, path: str, describe: Callable[[], dict[str, Any]]) -> None:
+        self.count += 1
+        if not self.wants(size, path):
+            return
+        item = dict(describe(), bytes=size, size=human_size(size), path=path)
+        entry = (size, _Later(path), item)
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, entry)
+        else:
+            heapq.heapreplace(self._heap, entry)
+
+    def items(self) -> list[dict[str, Any]]:
+        """Largest first; equal sizes in path order."""
+        return [entry[2] for entry in sorted(self._heap, key=lambda entry: (-entry[0], entry[1].path))]
+
+    @property
+    def truncated(self) -> bool:
+        return self.count > len(self._heap)
+
+
+class _Later:
+    """A path that orders backwards, so that the heap's smallest entry is the one to drop first: the smallest
+    size, and among equal sizes the path that sorts last."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __lt__(self, other: _Later) -> bool:
+        return self.path > other.path
+
+    def __gt__(self, other: _Later) -> bool:
+        return self.path < other.path
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Later) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+
+def wheel_entry(filename: str) -> dict[str, Any]:
+    wheel = parse_wheel_filename(filename)
+    return {"kind": "built wheel", "project": wheel.name if wheel else None, "version": wheel.version if wheel else None}
+
+
+def http_entry(directory: str, names: list[str], dir_fd: Optional[int]) -> dict[str, Any]:
+    """What an HTTP entry is, read from its content: a download (wheel or sdist) or a project's index page."""
+    found = identify_entry(directory, names, dir_fd=dir_fd)
+    if found is None:
+        return {"kind": "http entry", "project": None, "version": None}
+    return {"kind": KINDS.get(found.kind, found.kind), "project": found.name, "version": found.version}
+
+
 @dataclass
 class Outcome:
     """What a removal did (or, in a dry run, would do).
@@ -65,7 +160,7 @@ class Outcome:
     bytes: int = 0
     extra_files: int = 0
     extra_bytes: int = 0
-    removed: CappedList = field(default_factory=lambda: CappedList(100))
+    gone: GoneEntries = field(default_factory=lambda: GoneEntries(100))
     errors: WalkErrors = field(default_factory=WalkErrors)
     warnings: list[str] = field(default_factory=list)
 
@@ -78,8 +173,8 @@ class Outcome:
             "freed": human_size(self.bytes),
             "extra_files": self.extra_files,
             "extra_bytes": self.extra_bytes,
-            "paths": self.removed.items(),
-            "paths_truncated": self.removed.truncated,
+            "largest": self.gone.items(),
+            "largest_truncated": self.gone.truncated,
             "errors": self.errors.items,
             "error_count": self.errors.count,
         }
@@ -311,7 +406,7 @@ class _Remover:
         self.root_fd = root_fd  # the cache folder, held open: every bucket is reached through it
         self.request = request
         self.dry_run = dry_run
-        self.outcome = Outcome(removed=CappedList(list_limit))
+        self.outcome = Outcome(gone=GoneEntries(list_limit))
         self.budget: Optional[_Budget] = None
         self.counting = False  # first pass of a size prune, or the survey: delete nothing
         self.survey: Optional[_ProjectSurvey] = None  # absent by name with a version specifier: which pages go
@@ -348,14 +443,8 @@ class _Remover:
             else:
                 self.outcome.files += 1 if item.counts_as_file else 0
                 self.outcome.bytes += item.size
-            self.outcome.removed.add(listing.file_path(item.name), listing.file_path(item.name))
             return True
         return listing.errors.count == errors_before  # it vanished: gone all the same
-
-    def _settled(self, listing: Listing, children: list[tuple[str, object]]) -> list[tuple[str, object]]:
-        """The children, each one that could not be walked (None) and is no longer there marked VANISHED: another run
-        removed it between its opening and its listing, so it is gone all the same and keeps no parent."""
-        return [(name, VANISHED if result is None and self._vanished(listing, name) else result) for name, result in children]
 
     @staticmethod
     def _vanished(listing: Listing, name: str) -> bool:
@@ -369,38 +458,6 @@ class _Remover:
         except OSError:
             return False
         return False
-
-    @staticmethod
-    def _children_left(children: list[tuple[str, object]]) -> bool:
-        """Whether a child stays: neither removable (True) nor gone already (VANISHED)."""
-        return any(result is not True and result != VANISHED for _name, result in children)
-
-    def _rmdir_children(self, listing: Listing, children: list[tuple[str, object]]) -> bool:
-        """rmdir every child that reported itself removable; True when all children are gone.
-
-        Only the folders this run removed are counted. One that another run removed first is gone all the same; one
-        that pip wrote into again since it was listed stays, and that is no error (``remove_dir``)."""
-        all_gone = True
-        for name, removable in children:
-            if removable is True:
-                done = remove_dir(listing, name)
-                if done == REMOVED:
-                    self.outcome.dirs += 1
-                elif done != VANISHED:
-                    all_gone = False
-            elif removable != VANISHED:
-                all_gone = False
-        return all_gone
-
-    def _mark_gone(self, listing: Listing, children: list[tuple[str, object]], remaining: list[FileItem]) -> bool:
-        """pip's clean-up of a folder left without content: unlink what is left, report it removable."""
-        if not self.request.cleanup:
-            return False
-        if not self._rmdir_children(listing, children):
-            return False
-        # Every file is tried; a folder that keeps one is not removable (no rmdir to fail on it).
-        unlinked = [self._unlink(listing, item, extra=True) for item in remaining]
-        return all(unlinked)
 
     # Buckets ----------------------------------------------------------------------------------
     def _take_download(self, listing: Listing, items: list[FileItem]) -> bool:
@@ -417,119 +474,25 @@ class _Remover:
             return self.survey.pages_go(name) if self.survey is not None else request.matcher.matches_project(name, None)
         return request.matcher.matches_project(name, version)
 
-    def survey_http(self, listing: Listing, children: list[tuple[str, object]]) -> object:
-        request = self.request
-        if self.survey is None or request.identify is None:
-            return False
-        groups, _others = _http_groups(listing)
-        for items in groups.values():
-            found = request.identify(listing.path, [item.name for item in items])
-            if found is not None and found[0] != "index":
-                self.survey.note(found[1], found[2])
-        return False
+    def survey_http(self, listing: Listing) -> FolderVisit:
+        return _SurveyHttp(self, listing)
 
-    def survey_wheels(self, listing: Listing, children: list[tuple[str, object]]) -> object:
-        if self.survey is None:
-            return False
-        for item in listing.files:
-            wheel = parse_wheel_filename(item.name) if item.counts_as_file else None
-            if wheel is not None:
-                self.survey.note(wheel.name, wheel.version)
-        return False
+    def survey_wheels(self, listing: Listing) -> FolderVisit:
+        return _SurveyWheels(self)
 
-    def visit_http(self, listing: Listing, children: list[tuple[str, object]]) -> object:
-        request = self.request
-        # A folder pip made just now is about to get an entry: read its age before anything in it goes.
-        folder_young = request.min_age > 0 and not self.counting and _dir_is_young(listing, request)
-        groups, others = _http_groups(listing)
-        kept: list[FileItem] = []
-        for items in groups.values():
-            mtime = max(item.mtime for item in items)
-            size = sum(item.size for item in items)
-            take = False
-            if self._young(mtime):
-                take = False
-            elif request.mode == "purged" or (request.mode == "absent" and request.http_all):
-                take = True
-            elif request.mode == "absent" and request.http_projects and request.identify is not None and request.matcher is not None:
-                take = self._take_download(listing, items)
-            elif request.mode == "pruned":
-                take = self._prune_take(mtime, size, is_http=True)
-            if take and not self.counting:
-                unlinked = [self._unlink(listing, item) for item in items]
-                if all(unlinked):
-                    self.outcome.entries += 1
-                else:  # a file held open stays, and with it its entry and folder
-                    kept.extend(item for item, gone in zip(items, unlinked) if not gone)
-            else:
-                kept.extend(items)
-        if self.counting:
-            return False
-        children = self._settled(listing, children)
-        files_left = [item for item in kept if item.counts_as_file]
-        children_left = self._children_left(children)
-        if files_left or children_left:
-            self._rmdir_children(listing, children)
-            return False
-        if folder_young:
-            return False
-        return self._mark_gone(listing, children, others)
+    def visit_http(self, listing: Listing) -> FolderVisit:
+        return _HttpFolder(self, listing)
 
-    def visit_wheels(self, listing: Listing, children: list[tuple[str, object]]) -> object:
-        request = self.request
-        # The folder's age is read before anything in it is unlinked (an unlink makes it young).
-        folder_young = request.min_age > 0 and _dir_is_young(listing, request)
-        is_wheel = [item.counts_as_file and is_wheel_file(item.name, case_insensitive=request.case_insensitive) for item in listing.files]
-        wheels = [item for item, wheel in zip(listing.files, is_wheel) if wheel]
-        rest = [item for item, wheel in zip(listing.files, is_wheel) if not wheel]
-        in_build_dir = os.path.basename(listing.path).startswith("tmp") and listing.depth >= 4
-        take_names: set[str] = set()
-        if request.mode == "pruned" and wheels:
-            mtime = max(item.mtime for item in wheels)
-            # Only the wheels count as freed: the folder's other files (origin.json) go only with the folder, which
-            # min_age or a build inside may keep. Counted, they would leave the cache over max_size, for the next run.
-            size = sum(item.size for item in wheels)
-            if not self._young(mtime) and self._prune_take(mtime, size, is_http=False):
-                take_names = {item.name for item in wheels}
-        else:
-            for item in wheels:
-                if self._young(item.mtime):
-                    continue
-                if request.mode == "purged":
-                    matcher = request.matcher or NameMatcher(glob="*")
-                    if matcher.matches_filename(item.name) or "stray_wheels" in request.purge_extras or (in_build_dir and "build_dirs" in request.purge_extras):
-                        take_names.add(item.name)
-                elif request.mode == "absent" and request.matcher is not None and request.matcher.matches_filename(item.name):
-                    take_names.add(item.name)
-        if self.counting:
-            return False
-        children = self._settled(listing, children)
-        failed = {item.name for item in wheels if item.name in take_names and not self._unlink(listing, item)}
-        self.outcome.entries += len(take_names - failed)
-        wheels_left = [item for item in wheels if item.name not in take_names or item.name in failed]
-        children_left = self._children_left(children)
-        if wheels_left or children_left:
-            self._rmdir_children(listing, children)
-            return False
-        if rest and any(self._young(item.mtime) for item in rest):
-            return False  # a build pip is running right now: leave it to finish
-        if folder_young:
-            return False
-        return self._mark_gone(listing, children, rest)
+    def visit_wheels(self, listing: Listing) -> FolderVisit:
+        return _WheelFolder(self, listing)
 
-    def visit_selfcheck(self, listing: Listing, children: list[tuple[str, object]]) -> object:
-        kept = False
-        for item in listing.files:
-            if self._young(item.mtime) or not self._unlink(listing, item):
-                kept = True
-                continue
-            self.outcome.entries += 1
-        return not kept and self._rmdir_children(listing, self._settled(listing, children))
+    def visit_selfcheck(self, listing: Listing) -> FolderVisit:
+        return _SelfcheckFolder(self, listing)
 
     # Driving ----------------------------------------------------------------------------------
     def run(self) -> Outcome:
         request = self.request
-        buckets: list[tuple[str, Callable[[Listing, list[tuple[str, object]]], object]]] = [
+        buckets: list[tuple[str, Visitor]] = [
             ("http-v2", self.visit_http),
             ("http", self.visit_http),
             ("wheels", self.visit_wheels),
@@ -542,7 +505,7 @@ class _Remover:
                 # A specifier: which versions of those projects the cache holds decides whether their pages go.
                 self.survey = survey
                 self.counting = True
-                surveys: list[tuple[str, Callable[[Listing, list[tuple[str, object]]], object]]] = [
+                surveys: list[tuple[str, Visitor]] = [
                     ("http-v2", self.survey_http),
                     ("http", self.survey_http),
                     ("wheels", self.survey_wheels),
@@ -565,7 +528,7 @@ class _Remover:
             self._remove_selfcheck_json()
         return self.outcome
 
-    def _walk_bucket(self, name: str, visitor: Callable[[Listing, list[tuple[str, object]]], object], *, errors: Optional[WalkErrors] = None) -> None:
+    def _walk_bucket(self, name: str, visitor: Visitor, *, errors: Optional[WalkErrors] = None) -> None:
         path = os.path.join(self.cache_dir, name)
         errors = self.outcome.errors if errors is None else errors
         try:
@@ -614,21 +577,276 @@ class _Remover:
         # pip >= 26 removes the legacy file too, without counting it among "Files removed".
         self.outcome.extra_files += 1
         self.outcome.entries += 1
-        self.outcome.extra_bytes += 0 if stat.S_ISLNK(info.st_mode) else info.st_size
-        self.outcome.removed.add(path, path)
+        size = 0 if stat.S_ISLNK(info.st_mode) else info.st_size
+        self.outcome.extra_bytes += size
+        self.outcome.gone.add(size, path, _selfcheck_entry)
 
 
-def _http_groups(listing: Listing) -> tuple[dict[str, list[FileItem]], list[FileItem]]:
-    """An HTTP folder's entries (an http-v2 ``key`` and ``key.body`` pair, or one legacy file), and its other items."""
-    groups: dict[str, list[FileItem]] = {}
-    others: list[FileItem] = []
-    for item in listing.files:
+# Folders ------------------------------------------------------------------------------------------
+# Each folder's visit is told its files and its walked sub-folders as the listing streams (``_cache_walk``): what a
+# file decides is done at once, and only counts and flags stay, so memory does not grow with what one folder holds.
+
+
+class _Folder(FolderVisit):
+    """The sub-folders of one folder of a removal, told as each one's walk ends.
+
+    A sub-folder that reported itself removable waits for its rmdir until the folder's own outcome is known (pip's
+    clean-up, or the folder kept by min_age with its content as it is); past ``HOLD`` waiting, they are removed as they
+    come instead. Only the folders this run removed are counted. One that another run removed first is gone all the
+    same; one that pip wrote into again since it was listed stays, and that is no error (``remove_dir``)."""
+
+    def __init__(self, remover: _Remover, listing: Listing) -> None:
+        self.remover = remover
+        self.listing = listing
+        self.children_left = False  # a sub-folder stays: neither removable nor gone already
+        self.children_kept = False  # a removable sub-folder's rmdir found it refilled (or failed)
+        self.waiting: Optional[list[str]] = []
+
+    def child(self, name: str, result: object) -> None:
+        if self.remover.counting:
+            return
+        if result is None and self.remover._vanished(self.listing, name):
+            return  # another run removed it between its opening and its listing: gone all the same, keeps no parent
+        if result is not True:
+            self.children_left = True
+            return
+        if self.waiting is None:
+            self._rmdir(name)
+            return
+        self.waiting.append(name)
+        if len(self.waiting) > HOLD:
+            names, self.waiting = self.waiting, None
+            for one in names:
+                self._rmdir(one)
+
+    def _rmdir(self, name: str) -> None:
+        done = remove_dir(self.listing, name)
+        if done == REMOVED:
+            self.remover.outcome.dirs += 1
+        elif done != VANISHED:
+            self.children_kept = True
+
+    def rmdir_children(self) -> bool:
+        """rmdir every removable sub-folder still waiting; True when all sub-folders are gone."""
+        names, self.waiting = self.waiting or [], []
+        for name in names:
+            self._rmdir(name)
+        return not (self.children_kept or self.children_left)
+
+    def mark_gone(self, remaining: Iterable[FileItem]) -> bool:
+        """pip's clean-up of a folder left without content: unlink what is left, report it removable."""
+        if not self.remover.request.cleanup:
+            return False
+        if not self.rmdir_children():
+            return False
+        # Every file is tried; a folder that keeps one is not removable (no rmdir to fail on it).
+        unlinked = [self.remover._unlink(self.listing, item, extra=True) for item in remaining]
+        return all(unlinked)
+
+
+class _HttpFolder(_Folder):
+    """A folder of ``http-v2/`` or ``http/``: each entry (``key`` + ``key.body``, or one legacy file) decided as soon
+    as its files are listed."""
+
+    def __init__(self, remover: _Remover, listing: Listing) -> None:
+        super().__init__(remover, listing)
+        request = remover.request
+        # A folder pip made just now is about to get an entry: read its age before anything in it goes.
+        self.folder_young = request.min_age > 0 and not remover.counting and _dir_is_young(listing, request)
+        self.files_left = False
+        self.others = Held(listing, lambda item: not item.counts_as_file)  # links to folders: not files to pip
+        self.entries = HttpEntries(listing, self._entry, lambda item: item.counts_as_file)
+
+    def file(self, item: FileItem) -> None:
         if item.counts_as_file:
-            stem = item.name[:-5] if item.name.endswith(".body") else item.name
-            groups.setdefault(stem, []).append(item)
+            self.entries.add(item)
         else:
-            others.append(item)  # a link to a folder: pip's walk does not count it as a file
-    return groups, others
+            self.others.add(item)  # a link to a folder: pip's walk does not count it as a file
+
+    def _entry(self, items: list[FileItem]) -> None:
+        remover, request, listing = self.remover, self.remover.request, self.listing
+        mtime = max(item.mtime for item in items)
+        size = sum(item.size for item in items)
+        take = False
+        if remover._young(mtime):
+            take = False
+        elif request.mode == "purged" or (request.mode == "absent" and request.http_all):
+            take = True
+        elif request.mode == "absent" and request.http_projects and request.identify is not None and request.matcher is not None:
+            take = remover._take_download(listing, items)
+        elif request.mode == "pruned":
+            take = remover._prune_take(mtime, size, is_http=True)
+        if not take or remover.counting:
+            self.files_left = True
+            return
+        path = listing.file_path(http_stem(items[0].name))
+        names = [item.name for item in items]
+        described = http_entry(listing.path, names, listing.fd) if remover.outcome.gone.wants(size, path) else None
+        unlinked = [remover._unlink(listing, item) for item in items]
+        if all(unlinked):
+            remover.outcome.entries += 1
+            remover.outcome.gone.add(size, path, functools.partial(_known, described))
+        else:  # a file held open stays, and with it its entry and folder
+            self.files_left = True
+
+    def done(self) -> object:
+        self.entries.finish()
+        if self.remover.counting:
+            return False
+        if self.files_left or self.children_left:
+            self.rmdir_children()
+            return False
+        if self.folder_young:
+            return False
+        return self.mark_gone(self.others)
+
+
+class _WheelFolder(_Folder):
+    """A folder of ``wheels/``: its wheels, and the rest (``origin.json``), which go only with the folder."""
+
+    def __init__(self, remover: _Remover, listing: Listing) -> None:
+        super().__init__(remover, listing)
+        request = remover.request
+        # The folder's age is read before anything in it is unlinked (an unlink makes it young).
+        self.folder_young = request.min_age > 0 and _dir_is_young(listing, request)
+        self.in_build_dir = os.path.basename(listing.path).startswith("tmp") and listing.depth >= 4
+        self.wheels_left = False
+        self.rest = Held(listing, lambda item: not self._is_wheel(item))
+        self.rest_young = False
+        # pruned: a folder's wheels are one entry, decided on the newest of them when the listing ends.
+        self.group: Optional[Held] = Held(listing, self._is_wheel) if request.mode == "pruned" else None
+        self.group_newest = 0.0
+        self.group_bytes = 0
+
+    def _is_wheel(self, item: FileItem) -> bool:
+        return item.counts_as_file and is_wheel_file(item.name, case_insensitive=self.remover.request.case_insensitive)
+
+    def file(self, item: FileItem) -> None:
+        remover, request = self.remover, self.remover.request
+        if not self._is_wheel(item):
+            self.rest.add(item)
+            self.rest_young = self.rest_young or remover._young(item.mtime)
+            return
+        if self.group is not None:
+            self.group_newest = item.mtime if not self.group else max(self.group_newest, item.mtime)
+            self.group_bytes += item.size
+            self.group.add(item)
+            return
+        take = False
+        if not remover._young(item.mtime):
+            if request.mode == "purged":
+                matcher = request.matcher or NameMatcher(glob="*")
+                take = (
+                    matcher.matches_filename(item.name)
+                    or "stray_wheels" in request.purge_extras
+                    or (self.in_build_dir and "build_dirs" in request.purge_extras)
+                )
+            elif request.mode == "absent" and request.matcher is not None:
+                take = request.matcher.matches_filename(item.name)
+        if remover.counting:
+            return
+        if take:
+            self._take(item)
+        else:
+            self.wheels_left = True
+
+    def _take(self, item: FileItem) -> None:
+        if self.remover._unlink(self.listing, item):
+            self.remover.outcome.entries += 1
+            self.remover.outcome.gone.add(item.size, self.listing.file_path(item.name), functools.partial(wheel_entry, item.name))
+        else:
+            self.wheels_left = True
+
+    def done(self) -> object:
+        remover = self.remover
+        if self.group is not None and self.group:
+            # Only the wheels count as freed: the folder's other files (origin.json) go only with the folder, which
+            # min_age or a build inside may keep. Counted, they would leave the cache over max_size, for the next run.
+            newest, size = self.group_newest, self.group_bytes
+            take = not remover._young(newest) and remover._prune_take(newest, size, is_http=False)
+            if remover.counting:
+                return False
+            if not take:
+                self.wheels_left = True
+            for item in self.group if take else ():
+                if remover._young(item.mtime):  # listed again (a folder too large to hold): one pip wrote since
+                    self.wheels_left = True
+                else:
+                    self._take(item)
+        if remover.counting:
+            return False
+        if self.wheels_left or self.children_left:
+            self.rmdir_children()
+            return False
+        if self.rest and self.rest_young:
+            return False  # a build pip is running right now: leave it to finish
+        if self.folder_young:
+            return False
+        return self.mark_gone(self.rest)
+
+
+class _SelfcheckFolder(_Folder):
+    def __init__(self, remover: _Remover, listing: Listing) -> None:
+        super().__init__(remover, listing)
+        self.kept = False
+
+    def file(self, item: FileItem) -> None:
+        remover = self.remover
+        if remover._young(item.mtime) or not remover._unlink(self.listing, item):
+            self.kept = True
+            return
+        remover.outcome.entries += 1
+        remover.outcome.gone.add(item.size, self.listing.file_path(item.name), _selfcheck_entry)
+
+    def done(self) -> object:
+        return not self.kept and self.rmdir_children()
+
+
+class _SurveyHttp(FolderVisit):
+    """Absent by name with a specifier, first pass: the versions of those projects the HTTP cache holds."""
+
+    def __init__(self, remover: _Remover, listing: Listing) -> None:
+        self.remover = remover
+        self.listing = listing
+        self.entries = HttpEntries(listing, self._entry, lambda item: item.counts_as_file)
+
+    def file(self, item: FileItem) -> None:
+        self.entries.add(item)
+
+    def _entry(self, items: list[FileItem]) -> None:
+        request, survey = self.remover.request, self.remover.survey
+        if survey is None or request.identify is None:
+            return
+        found = request.identify(self.listing.path, [item.name for item in items])
+        if found is not None and found[0] != "index":
+            survey.note(found[1], found[2])
+
+    def done(self) -> object:
+        self.entries.finish()
+        return False
+
+
+class _SurveyWheels(FolderVisit):
+    """Absent by name with a specifier, first pass: the versions of those projects the wheel cache holds."""
+
+    def __init__(self, remover: _Remover) -> None:
+        self.survey = remover.survey
+
+    def file(self, item: FileItem) -> None:
+        wheel = parse_wheel_filename(item.name) if item.counts_as_file and self.survey is not None else None
+        if wheel is not None and self.survey is not None:
+            self.survey.note(wheel.name, wheel.version)
+
+    def done(self) -> object:
+        return False
+
+
+def _known(described: Optional[dict[str, Any]]) -> dict[str, Any]:
+    return described or {"kind": "http entry", "project": None, "version": None}
+
+
+def _selfcheck_entry() -> dict[str, Any]:
+    return {"kind": "selfcheck", "project": None, "version": None}
 
 
 def _dir_is_young(listing: Listing, request: Request) -> bool:

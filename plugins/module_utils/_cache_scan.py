@@ -23,10 +23,11 @@ from typing import Any, Callable, Optional
 
 from . import _cache_parallel, _cache_walk
 from ._cache_common import InvalidValue, iso_time, normalize_name, parse_wheel_filename, pip_format_size
-from ._cache_walk import MAX_DEPTH, FileItem, Listing, WalkErrors, walk
+from ._cache_walk import MAX_DEPTH, FileItem, FolderVisit, Listing, WalkErrors, walk
 
 BUCKETS = ("http-v2", "http", "wheels", "selfcheck")
 DEFAULT_LIST_LIMIT = 1000
+PAIR_WAIT = 256  # files of one HTTP folder remembered while their partner (key or key.body) is not listed yet
 
 
 @dataclass
@@ -126,6 +127,84 @@ class NameMatcher:
 
 
 PIP_ALL_WHEELS = NameMatcher(glob="*")
+
+
+def http_stem(name: str) -> str:
+    """The entry a file of an HTTP folder belongs to: ``key`` for both ``key`` and ``key.body`` (pip's http-v2 pair)."""
+    return name[:-5] if name.endswith(".body") else name
+
+
+class StemCount:
+    """How many entries (distinct stems) an HTTP folder's files make, counted as the listing streams.
+
+    The stems seen are remembered, up to ``PAIR_WAIT`` of them; past that a ``key.body`` not seen as a stem asks
+    ``has_key(key)`` (one lstat) whether its ``key`` is a file there, which counts the entry instead. Memory stays
+    flat whatever the folder holds, and pip's layout (a pair or two a folder) never needs the look-up."""
+
+    def __init__(self, has_key: Callable[[str], bool]) -> None:
+        self.count = 0
+        self._seen: set[str] = set()
+        self._has_key = has_key
+
+    def add(self, name: str) -> None:
+        stem = http_stem(name)
+        if stem in self._seen:
+            return
+        if len(self._seen) < PAIR_WAIT:
+            self._seen.add(stem)
+            self.count += 1
+        elif stem == name or not self._has_key(stem):
+            self.count += 1
+
+
+class HttpEntries:
+    """An HTTP folder's files grouped into pip's entries as the listing streams: an http-v2 ``key`` with its
+    ``key.body``, or one file alone (a legacy ``http/`` entry, or half a pair). ``on_entry`` gets each entry's files
+    in name order, once; ``accept`` says which files are entries' files at all (``add`` ignores the others).
+
+    A file waits in memory for its partner, up to ``PAIR_WAIT`` files; past that, each file's partner is looked up
+    by name in the folder (one lstat) and an entry is made when its ``key`` is listed (or its ``key.body`` is, with
+    no ``key`` beside it). Memory stays flat whatever the folder holds; pip's layout never needs the look-up."""
+
+    def __init__(self, listing: Listing, on_entry: Callable[[list[FileItem]], None], accept: Callable[[FileItem], bool]) -> None:
+        self.listing = listing
+        self.on_entry = on_entry
+        self.accept = accept
+        self._waiting: Optional[dict[str, FileItem]] = {}
+
+    def add(self, item: FileItem) -> None:
+        if not self.accept(item):
+            return
+        waiting = self._waiting
+        if waiting is None:
+            self._look_up(item)
+            return
+        stem = http_stem(item.name)
+        partner = waiting.pop(stem, None)
+        if partner is not None:
+            self.on_entry(sorted((partner, item), key=lambda one: one.name))
+            return
+        waiting[stem] = item
+        if len(waiting) > PAIR_WAIT:
+            self._waiting = None
+            for held in waiting.values():
+                self._look_up(held)
+
+    def _look_up(self, item: FileItem) -> None:
+        stem = http_stem(item.name)
+        if stem != item.name:
+            key = self.listing.sibling(stem)
+            if key is None or not self.accept(key):
+                self.on_entry([item])  # a body without its key; with the key, the key's turn takes both
+            return
+        body = self.listing.sibling(stem + ".body")
+        self.on_entry([item, body] if body is not None and self.accept(body) else [item])
+
+    def finish(self) -> None:
+        """The listing ended: the files still waiting are entries alone."""
+        waiting, self._waiting = self._waiting or {}, {}
+        for item in sorted(waiting.values(), key=lambda one: one.name):
+            self.on_entry([item])
 
 
 @dataclass
@@ -293,88 +372,128 @@ def scan(
     pip_count = [0]
     all_wheels = NameMatcher(glob="*", case_insensitive=case_insensitive)
 
-    def visitor_for(bucket: str) -> Callable[[Listing, list[tuple[str, object]]], object]:
-        stats = buckets[bucket]
-
-        def visit(listing: Listing, children: list[tuple[str, object]]) -> object:
-            stats.dirs += 1
-            stems: set[str] = set()
-            for item in listing.files:
-                stats.add_file(item)
-                if not item.counts_as_file:
-                    continue
-                if bucket == "http-v2":
-                    stems.add(item.name[:-5] if item.name.endswith(".body") else item.name)
-                    if on_http_file is not None:
-                        on_http_file(listing, item)
-                elif bucket == "http":
-                    stats.entries += 1
-                    if on_http_file is not None:
-                        on_http_file(listing, item)
-                elif bucket == "wheels":
-                    if is_wheel_file(item.name, case_insensitive=case_insensitive):
-                        stats.entries += 1  # every wheel file is an entry; pip's own count is narrower
-                    if all_wheels.matches_filename(item.name):
-                        pip_count[0] += 1
-                    if wheels is not None and list_matcher is not None and list_matcher.matches_filename(item.name):
-                        path = listing.file_path(item.name)
-                        wheels.add(wheel_list_key(path, item.name, item.size), WheelItem(path, item.name, item.size, item.mtime))
-                else:
-                    stats.entries += 1
-            stats.entries += len(stems)
-            return None
-
-        return visit
+    def visitor_for(bucket: str) -> Callable[[Listing], FolderVisit]:
+        return functools.partial(
+            _BucketFolder, _BucketRules(bucket, buckets[bucket], case_insensitive, all_wheels, list_matcher, wheels, pip_count, on_http_file)
+        )
 
     exists = os.path.isdir(cache_dir)
-    top: list[os.DirEntry[str]] = []
+    found: list[os.DirEntry[str]] = []  # pip's buckets: four names at most
     if exists:
+        # One pass over the cache folder, streamed: what is not a bucket is counted as it comes (a cache folder
+        # that holds 200,000 files costs no more memory than one that holds pip's four folders).
         try:
             with os.scandir(cache_dir) as iterator:
-                top = sorted(iterator, key=lambda entry: entry.name)
+                for entry in iterator:
+                    if entry.name in buckets:
+                        found.append(entry)
+                    elif walk_other:
+                        _count_other(entry, other, errors)
         except OSError as error:
             errors.add(cache_dir, error)
+    found.sort(key=lambda entry: entry.name)
     counted = _count_buckets(
         [
             (entry.name, entry.path)
-            for entry in top
-            if entry.name in buckets and on_http_file is None and entry.is_dir(follow_symlinks=False) and not _cache_walk.is_reparse_point(entry)
+            for entry in found
+            if on_http_file is None and entry.is_dir(follow_symlinks=False) and not _cache_walk.is_reparse_point(entry)
         ],
         _Rules(case_insensitive, list_matcher, list_limit if wheels is not None else None),
         helpers=_cache_parallel.available_helpers() if helpers is None else helpers,
     )
     warnings: list[str] = []
-    for entry in top:
-        if entry.name in buckets:
-            if entry.is_symlink() or _cache_walk.is_reparse_point(entry):
-                # pip's os.walk would enter it; the engine never follows a link, in info, check mode and removal alike.
-                warnings.append(f"{entry.path} is a symbolic link: left alone, its target is neither counted nor entered")
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                tally = counted.tallies.get(entry.name)
-                if tally is not None and not tally.too_long:
-                    buckets[entry.name] = tally.stats
-                    errors.merge(tally.errors)
-                    pip_count[0] += tally.pip_count
-                    if wheels is not None and tally.wheels is not None:
-                        wheels.merge(tally.wheels)
-                else:  # downloads to identify (on_http_file), or a path beyond PATH_MAX (the walk opens folders by descriptor)
-                    walk(entry.path, visitor_for(entry.name), errors=errors)
-                continue
-        if not walk_other:
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError:
+    for entry in found:
+        if entry.is_symlink() or _cache_walk.is_reparse_point(entry):
+            # pip's os.walk would enter it; the engine never follows a link, in info, check mode and removal alike.
+            warnings.append(f"{entry.path} is a symbolic link: left alone, its target is neither counted nor entered")
             continue
         if entry.is_dir(follow_symlinks=False):
-            walk(entry.path, _count_into(other), errors=errors)
-            other.entries += 1
-        else:
-            other.add_file(FileItem(entry.name, 0 if entry.is_symlink() else info.st_size, info.st_mtime, entry.is_symlink(), True))
-            other.entries += 1
+            tally = counted.tallies.get(entry.name)
+            if tally is not None and not tally.too_long:
+                buckets[entry.name] = tally.stats
+                errors.merge(tally.errors)
+                pip_count[0] += tally.pip_count
+                if wheels is not None and tally.wheels is not None:
+                    wheels.merge(tally.wheels)
+            else:  # downloads to identify (on_http_file), or a path beyond PATH_MAX (the walk opens folders by descriptor)
+                walk(entry.path, visitor_for(entry.name), errors=errors)
+        elif walk_other:
+            _count_other(entry, other, errors)
     path_module = os.path
     return ScanResult(cache_dir, exists, buckets, other, pip_count[0], wheels, errors, path_module, counted.helper_peaks_kib, warnings)
+
+
+def _count_other(entry: os.DirEntry[str], other: BucketStats, errors: WalkErrors) -> None:
+    """Count one entry of the cache folder that is none of pip's folders (a folder of them whole) into ``other``."""
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return
+    if entry.is_dir(follow_symlinks=False):
+        walk(entry.path, _CountInto(other), errors=errors)
+    else:
+        other.add_file(FileItem(entry.name, 0 if entry.is_symlink() else info.st_size, info.st_mtime, entry.is_symlink(), True))
+    other.entries += 1
+
+
+@dataclass
+class _BucketRules:
+    """What counting one bucket by ``walk`` needs, shared by its folders' visits."""
+
+    bucket: str
+    stats: BucketStats
+    case_insensitive: bool
+    all_wheels: NameMatcher
+    list_matcher: Optional[NameMatcher]
+    wheels: Optional[CappedList]
+    pip_count: list[int]
+    on_http_file: Optional[Callable[[Listing, FileItem], None]]
+
+
+class _BucketFolder(FolderVisit):
+    """One folder of a bucket counted by ``walk``: the figures ``_count_tree`` computes, file by file as listed."""
+
+    def __init__(self, rules: _BucketRules, listing: Listing) -> None:
+        self.rules = rules
+        self.listing = listing
+        rules.stats.dirs += 1
+        self.stems = StemCount(functools.partial(_has_counted_file, listing)) if rules.bucket == "http-v2" else None
+
+    def file(self, item: FileItem) -> None:
+        rules, stats = self.rules, self.rules.stats
+        stats.add_file(item)
+        if not item.counts_as_file:
+            return
+        bucket = rules.bucket
+        if bucket == "http-v2":
+            if self.stems is not None:
+                self.stems.add(item.name)
+            if rules.on_http_file is not None:
+                rules.on_http_file(self.listing, item)
+        elif bucket == "http":
+            stats.entries += 1
+            if rules.on_http_file is not None:
+                rules.on_http_file(self.listing, item)
+        elif bucket == "wheels":
+            if is_wheel_file(item.name, case_insensitive=rules.case_insensitive):
+                stats.entries += 1  # every wheel file is an entry; pip's own count is narrower
+            if rules.all_wheels.matches_filename(item.name):
+                rules.pip_count[0] += 1
+            if rules.wheels is not None and rules.list_matcher is not None and rules.list_matcher.matches_filename(item.name):
+                path = self.listing.file_path(item.name)
+                rules.wheels.add(wheel_list_key(path, item.name, item.size), WheelItem(path, item.name, item.size, item.mtime))
+        else:
+            stats.entries += 1
+
+    def done(self) -> object:
+        if self.stems is not None:
+            self.rules.stats.entries += self.stems.count
+        return None
+
+
+def _has_counted_file(listing: Listing, name: str) -> bool:
+    item = listing.sibling(name)
+    return item is not None and item.counts_as_file
 
 
 SPLIT_AFTER = 10_000
@@ -548,13 +667,32 @@ def _count_unit(tally: _Tally, bucket: str, folder: str, depth: int, rules: _Rul
         return [], 0
 
 
+UNIT_CAP = 1024
+"""Sub-folders of one bucket folder set aside as units of work for helpers; a bucket folder that holds more has the rest
+counted where it is listed (memory stays flat however many folders one folder holds)."""
+
+
+def _has_file_in(folder: str, name: str) -> bool:
+    """Whether ``name`` in ``folder`` is a file the walk counts: not a folder, nor a link to one."""
+    path = os.path.join(folder, name)
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        return not os.path.isdir(path)
+    return not stat.S_ISDIR(info.st_mode)
+
+
 def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: _Rules, stop_depth: int) -> tuple[list[tuple[str, int]], int]:
     """The figures of one folder's tree as the visitor in ``scan`` computes them, in a flat loop of ``os.scandir`` calls.
 
     The same rules as ``_cache_walk.walk`` (links never followed, a link counted as 0 bytes and as no file when it
     points at a folder, files vanishing skipped, other errors reported, nothing deeper than MAX_DEPTH entered), without
-    an object per file or folder: a scan is bound by system calls, and this keeps Python's share small.
-    Folders at ``stop_depth`` are not entered but returned, with how many files and folders were counted.
+    an object per file or folder: a scan is bound by system calls, and this keeps Python's share small. Depth first,
+    each listing streamed as the system gives it: memory holds one open listing per level, whatever a folder holds.
+    Folders at ``stop_depth`` are not entered but returned (up to ``UNIT_CAP``), with how many files and folders
+    were counted.
     """
     stats, errors, wheels, list_matcher = tally.stats, tally.errors, tally.wheels, rules.list_matcher
     case_insensitive = rules.case_insensitive
@@ -566,74 +704,95 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: _
     oldest: Optional[float] = stats.oldest
     newest: Optional[float] = stats.newest
     later: list[tuple[str, int]] = []
-    pending: list[tuple[str, int]] = [(root, root_depth)]
+    # (path, depth, its streamed entries, the listing, its HTTP stems): one per level being listed.
+    stack: list[tuple[str, int, Any, Any, Optional[StemCount]]] = []
+    next_folder: Optional[tuple[str, int]] = (root, root_depth)
     try:
-        while pending:
-            path, depth = pending.pop()
+        while True:
+            if next_folder is not None:
+                path, depth = next_folder
+                next_folder = None
+                try:
+                    listed = _cache_walk.list_dir(path, None)
+                except FileNotFoundError:
+                    listed = None
+                except OSError as error:
+                    if error.errno == errno.ENAMETOOLONG:
+                        raise _PathTooLong(path) from error
+                    errors.add(path, error)
+                    listed = None
+                if listed is not None:
+                    dirs += 1
+                    stems = StemCount(functools.partial(_has_file_in, path)) if is_http_v2 else None
+                    stack.append((path, depth, iter(listed), listed, stems))
+            if not stack:
+                break
+            path, depth, listing, listed, stems = stack[-1]
+            entry = next(listing, None)
+            if entry is None:
+                stack.pop()
+                _cache_walk._close(listed)
+                failed = getattr(listed, "error", None)
+                if failed is not None and not isinstance(failed, FileNotFoundError):
+                    if failed.errno == errno.ENAMETOOLONG:
+                        raise _PathTooLong(path) from failed
+                    errors.add(path, failed)
+                if stems is not None:
+                    entries += stems.count
+                continue
             try:
-                listed = _cache_walk.list_dir(path, None)
+                if entry.is_dir(follow_symlinks=False):
+                    folder = True
+                    if _cache_walk.WINDOWS and _cache_walk.is_reparse_point(entry):
+                        continue  # a junction: a link to a folder, neither a file nor entered (as in the walk)
+                else:
+                    info = entry.stat(follow_symlinks=False)
+                    folder = stat.S_ISDIR(info.st_mode)
             except FileNotFoundError:
                 continue
             except OSError as error:
                 if error.errno == errno.ENAMETOOLONG:
-                    raise _PathTooLong(path) from error
-                errors.add(path, error)
+                    raise _PathTooLong(entry.path) from error
+                errors.add(entry.path, error)
                 continue
-            dirs += 1
-            stems: set[str] = set()
-            for entry in listed:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        folder = True
-                        if _cache_walk.WINDOWS and _cache_walk.is_reparse_point(entry):
-                            continue  # a junction: a link to a folder, neither a file nor entered (as in the walk)
-                    else:
-                        info = entry.stat(follow_symlinks=False)
-                        folder = stat.S_ISDIR(info.st_mode)
-                except FileNotFoundError:
-                    continue
-                except OSError as error:
-                    if error.errno == errno.ENAMETOOLONG:
-                        raise _PathTooLong(entry.path) from error
-                    errors.add(entry.path, error)
-                    continue
-                if folder:
-                    if depth + 1 > MAX_DEPTH:
-                        errors.add(entry.path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
-                    elif depth + 1 >= stop_depth:
-                        later.append((entry.path, depth + 1))
-                    else:
-                        pending.append((entry.path, depth + 1))
-                    continue
-                name = entry.name
-                if stat.S_ISLNK(info.st_mode):
-                    if os.path.isdir(entry.path):  # os.walk lists a link to a folder among the folders: not a file
-                        continue
-                    bytes_ = 0
+            if folder:
+                if depth + 1 > MAX_DEPTH:
+                    errors.add(entry.path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
+                elif depth + 1 >= stop_depth and len(later) < UNIT_CAP:
+                    later.append((entry.path, depth + 1))
                 else:
-                    bytes_ = info.st_size
-                mtime = info.st_mtime
-                files += 1
-                size += bytes_
-                if oldest is None or mtime < oldest:
-                    oldest = mtime
-                if newest is None or mtime > newest:
-                    newest = mtime
-                if is_http_v2:
-                    stems.add(name[:-5] if name.endswith(".body") else name)
-                elif is_wheels:
-                    folded = name.lower() if case_insensitive else name
-                    if folded.endswith(".whl"):
-                        entries += 1
-                    if fnmatch.fnmatchcase(folded, pip_pattern):
-                        pip_count += 1
-                    if wheels is not None and list_matcher is not None and list_matcher.matches_filename(name):
-                        full = os.path.join(path, name)
-                        wheels.add(wheel_list_key(full, name, bytes_), WheelItem(full, name, bytes_, mtime))
-                elif count_entries:
+                    next_folder = (entry.path, depth + 1)
+                continue
+            name = entry.name
+            if stat.S_ISLNK(info.st_mode):
+                if os.path.isdir(entry.path):  # os.walk lists a link to a folder among the folders: not a file
+                    continue
+                bytes_ = 0
+            else:
+                bytes_ = info.st_size
+            mtime = info.st_mtime
+            files += 1
+            size += bytes_
+            if oldest is None or mtime < oldest:
+                oldest = mtime
+            if newest is None or mtime > newest:
+                newest = mtime
+            if stems is not None:
+                stems.add(name)
+            elif is_wheels:
+                folded = name.lower() if case_insensitive else name
+                if folded.endswith(".whl"):
                     entries += 1
-            entries += len(stems)
+                if fnmatch.fnmatchcase(folded, pip_pattern):
+                    pip_count += 1
+                if wheels is not None and list_matcher is not None and list_matcher.matches_filename(name):
+                    full = os.path.join(path, name)
+                    wheels.add(wheel_list_key(full, name, bytes_), WheelItem(full, name, bytes_, mtime))
+            elif count_entries:
+                entries += 1
     finally:
+        for _path, _depth, _listing, listed, _stems in stack:
+            _cache_walk._close(listed)
         stats.files += files
         stats.bytes += size
         stats.dirs += dirs
@@ -643,14 +802,23 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: _
     return later, files + dirs
 
 
-def _count_into(stats: BucketStats) -> Callable[[Listing, list[tuple[str, object]]], object]:
-    def visit(listing: Listing, children: list[tuple[str, object]]) -> object:
-        stats.dirs += 1
-        for item in listing.files:
-            stats.add_file(item)
-        return None
+class _CountInto:
+    """A visitor that counts every folder and file of a tree into ``stats``."""
 
-    return visit
+    def __init__(self, stats: BucketStats) -> None:
+        self.stats = stats
+
+    def __call__(self, listing: Listing) -> FolderVisit:
+        self.stats.dirs += 1
+        return _FilesInto(self.stats)
+
+
+class _FilesInto(FolderVisit):
+    def __init__(self, stats: BucketStats) -> None:
+        self.stats = stats
+
+    def file(self, item: FileItem) -> None:
+        self.stats.add_file(item)
 
 
 def platform_path_module(platform: str) -> Any:

@@ -13,6 +13,7 @@ run_command, backup_local. Standard library only.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Callable, Optional
 
 from ._cache_common import CacheError, human_size, parse_duration, parse_size
@@ -85,11 +86,32 @@ def run(module: Any) -> dict[str, Any]:
         found, request, dry_run=module.check_mode, limit=params["limit"], allow_unsafe=params["allow_unsafe_cache_dir"], warn=module.warn
     )
     if module._diff:
-        result["diff"] = {
-            "before": {item["cache_dir"]: item["before"] for item in result["caches"] if item.get("before")},
-            "after": {item["cache_dir"]: item["after"] for item in result["caches"] if item.get("after")},
-        }
+        result["diff"] = diff_of(result["caches"])
     return result
+
+
+def diff_of(caches: list[dict[str, Any]]) -> dict[str, str]:
+    """``--diff``: each cache's figures before and after, and in "before" the entries that go, named as people name
+    them (kind, project, version, size), largest first, capped at ``limit`` with a count of the rest."""
+    before: list[str] = []
+    after: list[str] = []
+    for item in caches:
+        if not item.get("before"):
+            continue
+        for lines, figures in ((before, item["before"]), (after, item["after"])):
+            lines.append(f"{item['cache_dir']}: {human_size(figures['bytes'])} in {figures['entries']:,} entries, {figures['files']:,} files")
+        removed = item["removed"]
+        for entry in removed["largest"]:
+            before.append(f"  {entry_words(entry)}  {os.path.relpath(entry['path'], item['cache_dir'])}")
+        rest = removed["entries"] - len(removed["largest"])
+        if rest > 0:
+            before.append(f"  ... and {rest:,} more entries (limit: {len(removed['largest'])} shown)")
+    return {
+        "before_header": "pip caches before",
+        "after_header": "pip caches after",
+        "before": "".join(f"{line}\n" for line in before),
+        "after": "".join(f"{line}\n" for line in after),
+    }
 
 
 def remove_each(
@@ -106,7 +128,7 @@ def remove_each(
     caches: list[dict[str, Any]] = []
     by_dir: dict[str, dict[str, Any]] = {}
     totals = {"files": 0, "dirs": 0, "entries": 0, "bytes": 0, "extra_files": 0, "extra_bytes": 0}
-    paths: list[str] = []
+    items: list[dict[str, Any]] = []
     truncated = False
     error_count = 0
     failed: list[str] = []
@@ -187,24 +209,57 @@ def remove_each(
         for key in before_all:
             before_all[key] += before[key]
             after_all[key] += after[key]
-        paths.extend(removed["paths"])
-        truncated = truncated or removed["paths_truncated"]
+        items.extend(dict(entry, cache_dir=directory) for entry in removed["largest"])
+        truncated = truncated or removed["largest_truncated"]
     if failed and len(failed) == len(found) and last_error is not None:
         raise last_error
-    paths.sort()
-    if len(paths) > limit:
-        paths, truncated = paths[:limit], True
+    items.sort(key=lambda entry: (-entry["bytes"], entry["path"]))
+    if len(items) > limit:
+        items, truncated = items[:limit], True
     changed = totals["files"] > 0 or totals["extra_files"] > 0 or totals["dirs"] > 0
+    removed_all = dict(totals, freed=human_size(totals["bytes"]), largest=items, largest_truncated=truncated)
     result: dict[str, Any] = {
+        "about": about_lines(caches, removed_all, dry_run=dry_run),
         "changed": changed,
-        "removed": dict(totals, freed=human_size(totals["bytes"]), paths=paths, paths_truncated=truncated),
-        "before": before_all,
-        "after": after_all,
+        "removed": removed_all,
+        "before": dict(before_all, size=human_size(before_all["bytes"])),
+        "after": dict(after_all, size=human_size(after_all["bytes"])),
         "caches": caches,
     }
     if failed:
         result["failed_users"] = failed
     return result, error_count
+
+
+def entry_words(entry: dict[str, Any]) -> str:
+    """One removed entry as people name it: ``download: numpy 2.1.0, 18.2 MB``; ``http entry, 3.0 kB`` when its
+    content names no project (a response pip cached that is neither a download nor an index page)."""
+    name = " ".join(part for part in (entry.get("project"), entry.get("version")) if part)
+    return f"{entry['kind']}: {name}, {entry['size']}" if name else f"{entry['kind']}, {entry['size']}"
+
+
+def about_lines(caches: list[dict[str, Any]], removed: dict[str, Any], *, dry_run: bool) -> list[str]:
+    """The result in a few lines for people: what went (or would go) from each cache, and the largest entries."""
+    verb = "would free" if dry_run else "freed"
+    lines = []
+    for item in caches:
+        users = ", ".join(item.get("users") or [])
+        if item.get("failed"):
+            lines.append(f"{users}: left alone: {item.get('error')}")
+        elif item.get("cache_dir") is None:
+            lines.append(f"{users}: pip's cache is disabled ({item.get('disabled_reason') or item.get('source')}): nothing to do")
+        else:
+            done = item["removed"]
+            lines.append(
+                f"{users}: {item['cache_dir']}: {verb} {human_size(done['bytes'] + done['extra_bytes'])} ({done['entries']:,} entries, "
+                f"{done['files'] + done['extra_files']:,} files); {human_size(item['before']['bytes'])} -> {human_size(item['after']['bytes'])}"
+            )
+    for entry in removed["largest"]:
+        lines.append("  " + entry_words(entry) + ("" if entry.get("project") else f": {entry['path']}"))
+    rest = removed["entries"] - len(removed["largest"])
+    if rest > 0:
+        lines.append(f"  ... and {rest:,} more entries")
+    return lines
 
 
 def _chosen_by(target: Target) -> str:

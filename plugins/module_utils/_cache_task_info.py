@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ._cache_common import CacheError
+from ._cache_common import CacheError, human_size
 from ._cache_http import list_downloads
 from ._cache_module import acting_identity, homes, host_platform, targets
 from ._cache_privilege import run_as
@@ -72,10 +72,11 @@ def report(module: Any) -> dict[str, Any]:
             continue
         directory = resolution.cache_dir
         if directory in scanned:
+            # Scanned once, reported once: the first user's entry holds the figures, this one points at it.
             first = scanned[directory]
             first["shared_with"].append(target.account.name)
             item["shared_with"].append(first["user"])
-            item.update({key: first[key] for key in first if key not in item})
+            item.update(exists=first.get("exists", False), counted_in=first["user"])
             caches.append(item)
             continue
 
@@ -97,14 +98,58 @@ def report(module: Any) -> dict[str, Any]:
         item.update(found)
         scanned[directory] = item
         caches.append(item)
-    output: dict[str, Any] = {"changed": False, "caches": caches}
+    output: dict[str, Any] = {"changed": False, "caches": caches, "totals": totals_of(caches), "about": about_lines(caches)}
     if failed:
         output["failed_users"] = failed
         if len(failed) == len(caches):
             module.fail_json(msg=f"user: no user's cache could be read: {caches[0].get('error')}", option="user", caches=caches, failed_users=failed)
-    if params["user"] != "all" and len(caches) == 1:
-        output.update({key: value for key, value in caches[0].items() if key not in ("changed",)})
     return output
+
+
+def totals_of(caches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures across every cache reported, each directory counted once (a shared one is in its first user's entry)."""
+    counted = [item for item in caches if isinstance(item.get("total"), dict)]
+    totals: dict[str, Any] = {
+        "caches": len(counted),
+        "users": len(caches),
+        "disabled": sum(1 for item in caches if item.get("disabled")),
+        "failed": sum(1 for item in caches if item.get("failed")),
+    }
+    for key in ("bytes", "files", "entries", "dirs"):
+        totals[key] = sum(int(item["total"].get(key) or 0) for item in counted)
+    totals["size"] = human_size(totals["bytes"])
+    for key in ("http_size", "wheels_size"):
+        totals[key] = sum(int(item["pip_cache_info"].get(key) or 0) for item in counted if isinstance(item.get("pip_cache_info"), dict))
+    times = [item["total"][key] for item in counted for key in ("oldest", "newest") if item["total"].get(key)]
+    totals["oldest"] = min(times) if times else None
+    totals["newest"] = max(times) if times else None
+    return totals
+
+
+def about_lines(caches: list[dict[str, Any]]) -> list[str]:
+    """The result in a few lines for people, one per user and one for the total: what ``about`` holds."""
+    lines = []
+    for item in caches:
+        user = item.get("user") or "?"
+        if item.get("failed"):
+            lines.append(f"{user}: not reported: {item.get('error')}")
+        elif item.get("cache_dir") is None:
+            lines.append(f"{user}: pip's cache is disabled ({item.get('disabled_reason') or item.get('source')})")
+        elif item.get("counted_in"):
+            lines.append(f"{user}: {item['cache_dir']} ({item.get('source')}), shared with {item['counted_in']}: counted there")
+        elif not item.get("exists"):
+            lines.append(f"{user}: {item['cache_dir']} ({item.get('source')}): not there yet, pip creates it on first use")
+        else:
+            total = item.get("total") or {}
+            info = item.get("pip_cache_info") or {}
+            lines.append(
+                f"{user}: {item['cache_dir']} ({item.get('source')}): {human_size(int(total.get('bytes') or 0))} in {int(total.get('files') or 0):,} files"
+                f" (downloads and index pages {human_size(int(info.get('http_size') or 0))}, built wheels {human_size(int(info.get('wheels_size') or 0))})"
+            )
+    if len(caches) > 1:
+        totals = totals_of(caches)
+        lines.append(f"total: {totals['size']} in {totals['files']:,} files, {totals['caches']} cache(s) of {totals['users']} user(s)")
+    return lines
 
 
 def _scan_item(directory: str, user: str, *, params: dict[str, Any], matcher: NameMatcher, requirements: Any, case_insensitive: bool) -> dict[str, Any]:
@@ -127,7 +172,7 @@ def _scan_item(directory: str, user: str, *, params: dict[str, Any], matcher: Na
         exists=result.exists,
         buckets={name: stats.as_dict() for name, stats in result.buckets.items()},
         other=result.other.as_dict(),
-        total=result.total.as_dict(),
+        total=dict(result.total.as_dict(), size=human_size(result.total.bytes)),
         pip_cache_info=result.pip_info(),
         pip_cache_info_lines=result.pip_info_lines(),
         errors=result.errors.items,

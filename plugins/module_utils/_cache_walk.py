@@ -7,9 +7,13 @@ One streaming, post-order walk of a cache bucket that never follows a symbolic l
 
 Each directory is opened relative to its parent's descriptor with O_NOFOLLOW where the
 platform allows it, so a folder swapped for a link mid-walk is never entered and every
-unlink happens inside the folder that was listed. Memory holds one listing per level of
-depth, never the whole tree. Files that vanish mid-walk are skipped; other errors are
-reported path by path and the walk goes on. Standard library only.
+unlink happens inside the folder that was listed. A visitor is told of each file and each
+walked sub-folder as the folder's listing reaches it, and keeps counts, not lists: memory holds
+one listing per level of depth, never the whole tree, and never more than ``SORTED_MAX`` entries
+of one folder (pip's layout has fewer: such a folder is listed whole, in name order; a larger one
+is streamed as ``os.scandir`` yields it, so a folder of 200,000 entries costs what one of 2,000
+does). Files that vanish mid-walk are skipped; other errors are reported path by path and the
+walk goes on. Standard library only.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from ._cache_fd import DIR_FLAGS, FD_SUPPORTED
 
 MAX_DEPTH = 64  # pip's layout is at most 6 levels below a bucket; deeper trees are hostile
 ERROR_CAP = 50
+HOLD = 256  # files of one folder a visitor may keep for a later step before it lists the folder again instead
+SORTED_MAX = 1024  # entries of a folder listed whole and in name order; a larger folder is streamed in the system's order
 
 _FD_MODE = FD_SUPPORTED  # descriptor-relative walks: every open, unlink and rmdir relative to a held folder
 
@@ -41,17 +48,13 @@ class FileItem:
 
 @dataclass
 class Listing:
-    """One folder during the walk: its files, and what its sub-folders left behind."""
+    """One folder during the walk: where it is, and how to act inside it (by its descriptor when there is one)."""
 
     path: str
     depth: int
-    files: list[FileItem]
     fd: Optional[int]
     errors: WalkErrors
     dry_run: bool
-    removed_files: int = 0
-    removed_bytes: int = 0
-    removed_names: list[str] = field(default_factory=list)
 
     def file_path(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -71,6 +74,80 @@ class Listing:
         except OSError as error:
             self.errors.add(self.file_path(item.name), error)
             return False
+
+    def sibling(self, name: str) -> Optional[FileItem]:
+        """The file ``name`` in this folder now, as the walk classifies it (one lstat, relative to the folder's
+        descriptor); None when it is not there or is a folder."""
+        try:
+            info = os.lstat(name, dir_fd=self.fd) if self.fd is not None else os.lstat(self.file_path(name))
+            return _file_item(name, info, self.fd, self.path)
+        except OSError:
+            return None
+
+    def files(self) -> Iterator[FileItem]:
+        """The folder's files as they are now, listed again: the second pass over a folder too large to hold.
+        Files that vanish are skipped; errors were reported by the first pass and are not reported twice."""
+        try:
+            entries = list_dir(self.path, self.fd)
+        except OSError:
+            return
+        try:
+            for entry in entries:
+                try:
+                    item = _classify(entry, self.fd, self.path)
+                except OSError:
+                    continue
+                if item is not None:
+                    yield item
+        finally:
+            _close(entries)
+
+
+class Held:
+    """Files of one folder that a visitor keeps for a later step (those ``select`` takes, in listing order): in memory
+    up to ``HOLD`` of them; past that only their count, and the later step lists the folder again (``Listing.files``)
+    and takes what ``select`` takes there. Memory stays at ``HOLD`` files whatever the folder holds."""
+
+    def __init__(self, listing: Listing, select: Callable[[FileItem], bool]) -> None:
+        self.listing = listing
+        self.select = select
+        self.count = 0
+        self._items: Optional[list[FileItem]] = []
+
+    def add(self, item: FileItem) -> None:
+        self.count += 1
+        if self._items is not None:
+            self._items.append(item)
+            if len(self._items) > HOLD:
+                self._items = None
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __iter__(self) -> Iterator[FileItem]:
+        if self._items is not None:
+            return iter(list(self._items))
+        return (item for item in self.listing.files() if self.select(item))
+
+
+class FolderVisit:
+    """What a visitor does in one folder, told entry by entry as the folder's listing streams: each file, and each
+    sub-folder with what its own visit returned once it was walked (None when it could not be walked). ``done``
+    returns what the folder's parent is told of it. The order is the listing's own, not the names' order."""
+
+    def file(self, item: FileItem) -> None:
+        """One file of the folder (a link included: never followed)."""
+
+    def child(self, name: str, result: object) -> None:
+        """One sub-folder, walked already."""
+
+    def done(self) -> object:
+        """The folder's listing ended: the result for the parent."""
+        return None
+
+
+# visit(listing) -> the FolderVisit that is told of the folder's entries; called once the folder is open and listed.
+Visitor = Callable[[Listing], FolderVisit]
 
 
 class WalkErrors:
@@ -92,11 +169,6 @@ class WalkErrors:
             self.items.append({"path": path, "error": reason})
 
 
-# visit(listing, children_results) -> result for the parent. children_results pairs each
-# sub-folder's name with what its own visit returned (None when it could not be read).
-Visitor = Callable[[Listing, "list[tuple[str, object]]"], object]
-
-
 def _open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
     if not _FD_MODE:
         return None
@@ -105,10 +177,95 @@ def _open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
     return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
 
 
-def list_dir(path: str, fd: Optional[int]) -> list[os.DirEntry[str]]:
-    """One folder's entries in name order (by its descriptor when given): the one place every walk lists a folder."""
-    with os.scandir(fd if fd is not None else path) as iterator:
-        return sorted(iterator, key=lambda entry: entry.name)
+class FolderEntries:
+    """A folder's entries, as the walks read them.
+
+    A folder of up to ``SORTED_MAX`` entries is listed whole when this is made and given in name order, the same
+    snapshot each time it is iterated (a list's behaviour, and a deterministic order: pip's layout never has more in
+    one folder). A larger folder is given as ``os.scandir`` yields it, in the system's order: the first
+    ``SORTED_MAX`` entries read ahead, the rest streamed, none held longer than it is used; iterating it again lists
+    it again. Either way, a folder that cannot be listed fails when this is made; an error part-way through a large
+    folder's listing ends the iteration and is kept in ``error``.
+    """
+
+    def __init__(self, path: str, fd: Optional[int]) -> None:
+        self.path = path
+        self.fd = fd
+        self.error: Optional[OSError] = None
+        self.complete = False
+        self._held: list[os.DirEntry[str]] = []
+        self._open: Optional[Any] = None  # the scandir iterator of a large folder, still being read
+        self._fresh = True
+        self._read()
+
+    def _read(self) -> None:
+        self.close()
+        iterator = os.scandir(self.fd if self.fd is not None else self.path)
+        held: list[os.DirEntry[str]] = []
+        try:
+            for entry in iterator:
+                held.append(entry)
+                if len(held) > SORTED_MAX:
+                    break
+            else:
+                iterator.close()
+                held.sort(key=lambda entry: entry.name)
+                self._held, self.complete = held, True
+                return
+        except BaseException:
+            iterator.close()
+            raise
+        held.reverse()  # popped from the end as they are given: each let go once used
+        self._held, self._open, self.complete = held, iterator, False
+
+    def __bool__(self) -> bool:
+        return bool(self._held) or not self.complete
+
+    def __iter__(self) -> Iterator[os.DirEntry[str]]:
+        if not self._fresh and not self.complete:
+            try:
+                self._read()
+            except OSError as error:
+                self.error = error
+                return
+        self._fresh = False
+        if self.complete:
+            yield from self._held
+            return
+        self.error = None
+        held, self._held = self._held, []
+        while held:
+            yield held.pop()
+        iterator = self._open
+        try:
+            while iterator is not None:
+                try:
+                    entry = next(iterator)
+                except StopIteration:
+                    return
+                except OSError as error:  # the folder went away, or an I/O error
+                    self.error = error
+                    return
+                yield entry
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Let go of a large folder's listing before it was read to its end."""
+        iterator, self._open = self._open, None
+        if iterator is not None:
+            iterator.close()
+
+
+def list_dir(path: str, fd: Optional[int]) -> FolderEntries:
+    """One folder's entries, streamed (by its descriptor when given): the one place every walk lists a folder."""
+    return FolderEntries(path, fd)
+
+
+def _close(entries: object) -> None:
+    close = getattr(entries, "close", None)
+    if close is not None:
+        close()
 
 
 WINDOWS = os.name == "nt"
@@ -130,26 +287,30 @@ def is_link_like(info: os.stat_result) -> bool:
     return WINDOWS and bool(getattr(info, "st_file_attributes", 0) & _REPARSE_POINT)
 
 
-def _classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> tuple[str, Optional[FileItem]]:
-    """('dir', None) for a real folder, ('file', item) otherwise; links (and Windows reparse points) are never followed.
+def _classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> Optional[FileItem]:
+    """None for a real folder, the file's item otherwise; links (and Windows reparse points) are never followed.
 
     The folder test reads the listing's own file type (no system call where the file system gives one): only
     files are stat'ed, for their size and time.
     """
     if entry.is_dir(follow_symlinks=False):
         if WINDOWS and is_reparse_point(entry):
-            return "file", FileItem(entry.name, 0, entry.stat(follow_symlinks=False).st_mtime, True, False)
-        return "dir", None
-    info = entry.stat(follow_symlinks=False)
-    if stat.S_ISDIR(info.st_mode):  # a folder that replaced a file since the listing
-        return "dir", None
-    if stat.S_ISLNK(info.st_mode):
+            return FileItem(entry.name, 0, entry.stat(follow_symlinks=False).st_mtime, True, False)
+        return None
+    return _file_item(entry.name, entry.stat(follow_symlinks=False), fd, path)
+
+
+def _file_item(name: str, info: os.stat_result, fd: Optional[int], path: str) -> Optional[FileItem]:
+    """The item of a file whose lstat is ``info``; None when it is a folder (one that replaced a file since the listing)."""
+    if is_link_like(info):
         try:
-            target_is_dir = stat.S_ISDIR(os.stat(entry.name, dir_fd=fd).st_mode) if fd is not None else os.path.isdir(os.path.join(path, entry.name))
+            target_is_dir = stat.S_ISDIR(os.stat(name, dir_fd=fd).st_mode) if fd is not None else os.path.isdir(os.path.join(path, name))
         except OSError:
             target_is_dir = False
-        return "file", FileItem(entry.name, 0, info.st_mtime, True, not target_is_dir)
-    return "file", FileItem(entry.name, info.st_size, info.st_mtime, False, True)
+        return FileItem(name, 0, info.st_mtime, True, not target_is_dir)
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    return FileItem(name, info.st_size, info.st_mtime, False, True)
 
 
 def walk(
@@ -160,7 +321,10 @@ def walk(
     dry_run: bool = True,
     parent_fd: Optional[int] = None,
 ) -> object:
-    """Walk ``root`` post-order and return what ``visit`` returned for it (None if unreadable or a link).
+    """Walk ``root`` and return what its folder visit's ``done`` returned (None if unreadable or a link).
+
+    ``visit`` makes a ``FolderVisit`` for each folder; each sub-folder is walked, and its result told to its
+    parent's visit, as the parent's listing reaches it, so a folder's ``done`` comes after all of its sub-folders'.
 
     With ``parent_fd`` (a held descriptor of the folder that holds ``root``), ``root`` is opened relative to it by its
     last component, so nothing on the way to it is looked up by path again. The walk stays on ``root``'s file system:
@@ -190,6 +354,9 @@ def walk(
             os.close(fd)
 
 
+_GONE = object()  # a sub-folder that vanished before it could be opened: not told to the visitor at all
+
+
 def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool, device: int) -> object:
     try:
         entries = list_dir(path, fd)
@@ -198,51 +365,64 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
     except OSError as error:
         errors.add(path, error)
         return None
-    files: list[FileItem] = []
-    subdirs: list[str] = []
-    for entry in entries:
+    try:
+        folder = visit(Listing(path, depth, fd, errors, dry_run))
+        for entry in entries:
+            try:
+                item = _classify(entry, fd, path)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                errors.add(os.path.join(path, entry.name), error)
+                continue
+            if item is not None:
+                folder.file(item)
+                continue
+            result = _walk_child(entry.name, path, fd, depth, visit, errors, dry_run, device)
+            if result is not _GONE:
+                folder.child(entry.name, result)
+    finally:
+        _close(entries)
+    failed = getattr(entries, "error", None)
+    if failed is not None:  # listed only in part: what was seen was acted on, the folder itself is left alone
+        if not isinstance(failed, FileNotFoundError):
+            errors.add(path, failed)
+        return None
+    return folder.done()
+
+
+def _walk_child(name: str, path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool, device: int) -> object:
+    """Walk one listed sub-folder: its visit's result, None when it cannot be walked, ``_GONE`` when it vanished."""
+    child_path = os.path.join(path, name)
+    if depth + 1 > MAX_DEPTH:
+        errors.add(child_path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
+        return None
+    try:
+        child_fd = _open_dir(name, fd, child_path)
+    except FileNotFoundError:
+        return _GONE
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            # Swapped for a link (or a file) since it was listed: never entered; the entry stays.
+            errors.add(child_path, OSError(error.errno, "changed into a link or a file while the cache was walked: left alone"))
+        else:
+            errors.add(child_path, error)
+        return None
+    try:
         try:
-            kind, item = _classify(entry, fd, path)
-        except FileNotFoundError:
-            continue
-        except OSError as error:
-            errors.add(os.path.join(path, entry.name), error)
-            continue
-        if kind == "dir":
-            subdirs.append(entry.name)
-        elif item is not None:
-            files.append(item)
-    del entries
-    children: list[tuple[str, object]] = []
-    for name in subdirs:
-        child_path = os.path.join(path, name)
-        if depth + 1 > MAX_DEPTH:
-            errors.add(child_path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
-            children.append((name, None))
-            continue
-        try:
-            child_fd = _open_dir(name, fd, child_path)
             child_device = os.fstat(child_fd).st_dev if child_fd is not None else os.lstat(child_path).st_dev
         except FileNotFoundError:
-            continue
+            return _GONE
         except OSError as error:
-            if error.errno in (errno.ELOOP, errno.ENOTDIR):
-                # Swapped for a link (or a file) since it was listed: never entered; the entry stays.
-                errors.add(child_path, OSError(error.errno, "changed into a link or a file while the cache was walked: left alone"))
-            else:
-                errors.add(child_path, error)
-            children.append((name, None))
-            continue
-        try:
-            if child_device != device:
-                errors.add(child_path, OSError(errno.EXDEV, "another file system is mounted here: left alone, never entered"))
-                children.append((name, None))
-                continue
-            children.append((name, _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run, device)))
-        finally:
-            if child_fd is not None:
-                os.close(child_fd)
-    return visit(Listing(path, depth, files, fd, errors, dry_run), children)
+            errors.add(child_path, error)
+            return None
+        if child_device != device:
+            errors.add(child_path, OSError(errno.EXDEV, "another file system is mounted here: left alone, never entered"))
+            return None
+        return _walk_dir(child_path, child_fd, depth + 1, visit, errors, dry_run, device)
+    finally:
+        if child_fd is not None:
+            os.close(child_fd)
 
 
 # What an rmdir of a folder the walk emptied came to. Another run (a second purge, a scheduled job) may remove the

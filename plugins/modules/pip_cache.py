@@ -128,7 +128,10 @@ options:
     type: bool
     default: false
   limit:
-    description: The most removed paths returned in RV(removed.paths).
+    description:
+      - The most removed entries named in RV(removed.largest), the C(--diff) output and RV(about); the rest are counted.
+      - The largest entries are the ones named. An HTTP entry is read to name it (download or index page, project and
+        version) only while it is among the largest so far, so a purge of a big cache reads a few hundred entries at most.
     type: int
     default: 100
 seealso:
@@ -176,6 +179,21 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+about:
+  description:
+    - The result in a few lines for people (first in Ansible's output) - what each cache freed (or, in check mode, would
+      free), its size before and after, then the largest entries that went by kind, project and version, and how many more.
+    - Sizes here and in every C(freed) and C(size) field are in pip's decimal units (C(kB), C(MB); then C(GB), C(TB)
+      where pip goes on counting megabytes); the raw bytes are beside them in the data.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - "alice: /home/alice/.cache/pip: freed 48.2 MB (45 entries, 94 files); 48.3 MB -> 77 bytes"
+    - "  download: numpy 2.1.3, 16.4 MB"
+    - "  built wheel: pyyaml 6.0.2, 1.2 MB"
+    - "  index page: numpy, 350 kB"
+    - "  ... and 42 more entries"
 removed:
   description: What was removed (or, in check mode, would be), over every cache acted on.
   returned: success
@@ -201,9 +219,9 @@ removed:
       type: int
       sample: 32456123
     freed:
-      description: RV(removed.bytes) in words.
+      description: RV(removed.bytes) in pip's decimal units.
       type: str
-      sample: 30.9 MiB
+      sample: 32.5 MB
     extra_files:
       description:
         - Files removed that pip does not count - C(origin.json) and other non-wheel files that go with their wheel's
@@ -214,26 +232,49 @@ removed:
       description: Bytes of the files in RV(removed.extra_files).
       type: int
       sample: 1520
-    paths:
-      description: Removed files, sorted, at most O(limit).
+    largest:
+      description:
+        - The largest entries removed, at most O(limit), largest first, each as people name it - C(kind) (V(download),
+          V(index page), V(built wheel), V(selfcheck), or V(http entry) when an HTTP entry's content names no project),
+          C(project) and C(version) (null when not known), C(bytes) and C(size), its C(path) (an HTTP entry's path
+          without C(.body)), and C(cache_dir).
+        - RV(removed.entries) counts them all.
       type: list
-      elements: str
-      sample: [/home/alice/.cache/pip/wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl]
-    paths_truncated:
-      description: Whether RV(removed.paths) was cut at O(limit).
+      elements: dict
+      sample:
+        - {kind: download, project: numpy, version: 2.1.3, bytes: 16412345, size: 16.4 MB, cache_dir: /home/alice/.cache/pip,
+           path: /home/alice/.cache/pip/http-v2/a/b/c/d/e/0123456789abcdef}
+        - {kind: built wheel, project: PyYAML, version: 6.0.2, bytes: 1234567, size: 1.2 MB, cache_dir: /home/alice/.cache/pip,
+           path: /home/alice/.cache/pip/wheels/ab/cd/ef/0123/PyYAML-6.0.2-cp312-cp312-linux_x86_64.whl}
+    largest_truncated:
+      description: Whether RV(removed.largest) was cut at O(limit).
       type: bool
-      sample: false
-  sample: {files: 84, dirs: 120, entries: 45, bytes: 32456123, freed: 30.9 MiB, extra_files: 3, extra_bytes: 1520}
+      sample: true
+  sample: {files: 84, dirs: 120, entries: 45, bytes: 32456123, freed: 32.5 MB, extra_files: 3, extra_bytes: 1520, largest: [], largest_truncated: true}
 before:
-  description: Entries, files and bytes in the buckets acted on, before the run.
+  description: Entries, files and bytes (and C(size), the bytes in pip's decimal units) in the caches acted on, before the run.
   returned: success
   type: dict
-  sample: {entries: 45, files: 90, bytes: 32456200}
+  sample: {entries: 45, files: 90, bytes: 32456200, size: 32.5 MB}
 after:
   description: The same after the run (predicted in check mode).
   returned: success
   type: dict
-  sample: {entries: 0, files: 6, bytes: 77}
+  sample: {entries: 0, files: 6, bytes: 77, size: 77 bytes}
+diff:
+  description:
+    - With C(--diff) (or the task keyword C(diff) set to C(true)), each cache's figures before and after, and under C(before) the
+      largest entries that go, one per line - kind, project and version, size, and the path within the cache - capped
+      at O(limit) with a count of the rest.
+  returned: when diff mode is on
+  type: dict
+  sample:
+    before: |
+      /home/alice/.cache/pip: 48.3 MB in 45 entries, 94 files
+        download: numpy 2.1.3, 16.4 MB  http-v2/a/b/c/d/e/0123456789abcdef
+        ... and 44 more entries (limit: 1 shown)
+    after: |
+      /home/alice/.cache/pip: 77 bytes in 0 entries, 6 files
 failed_users:
   description:
     - With several users (O(user=all)), the users whose cache was left alone because their configuration or cache

@@ -76,9 +76,18 @@ EXAMPLES = r"""
   fleet.cache.pip_cache_info:
   register: pip_cache
 
-- name: Show where it is and why
+- name: Show it in a few lines (where, why, how big)
   ansible.builtin.debug:
-    msg: "{{ pip_cache.cache_dir }} ({{ pip_cache.source }}): {{ pip_cache.total.bytes | human_readable }}"
+    var: pip_cache.about
+
+- name: Use the figures
+  ansible.builtin.debug:
+    msg: "{{ pip_cache.caches[0].cache_dir }} ({{ pip_cache.caches[0].source }}): {{ pip_cache.caches[0].total.size }}"
+
+- name: Fail when the caches reported pass 10 GB together (totals count a shared folder once)
+  ansible.builtin.assert:
+    that: pip_cache.totals.bytes < 10000000000
+    fail_msg: "{{ pip_cache.about | join('; ') }}"
 
 - name: Report every user's cache, run as root
   fleet.cache.pip_cache_info:
@@ -93,42 +102,31 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-cache_dir:
-  description: The cache directory (single user only; null when the cache is disabled).
-  returned: success and O(user) is not V(all)
-  type: str
-  sample: /home/alice/.cache/pip
-source:
+about:
   description:
-    - Why this directory; V(option), V(env), V(config), V(default) or V(disabled).
-    - V(disabled) whatever disabled the cache, C(no-cache-dir) or pip's ownership check (a folder that is not the
-      user's); RV(caches[].disabled_reason) says which, and RV(caches[].resolution) where the refused folder came from.
-  returned: success and O(user) is not V(all)
-  type: str
-  sample: default
-disabled:
-  description: Whether pip's cache is disabled for this user and command.
-  returned: success and O(user) is not V(all)
-  type: bool
-  sample: false
-pip_cache_info_lines:
-  description: The seven lines of C(pip cache info), worded as the newest pip words them.
-  returned: success and O(user) is not V(all)
+    - The result in a few lines for people (first in Ansible's output) - one per user (where the cache is and why, its
+      size, its downloads and index pages, its built wheels; or why it is disabled, shared or not reported) and, with
+      several users, one for the total.
+    - Sizes here and in every C(size) field are in pip's decimal units (C(kB), C(MB); then C(GB), C(TB) where pip goes on
+      counting megabytes). RV(caches[].pip_cache_info_lines) keep pip's own wording exactly. Raw bytes are beside them.
+  returned: success
   type: list
   elements: str
   sample:
-    - "Package index page cache location (pip v23.3+): /home/alice/.cache/pip/http-v2"
-    - "Package index page cache location (older pips): /home/alice/.cache/pip/http"
-    - "Package index page cache size: 31.2 MB"
-    - "Number of HTTP files: 84"
-    - "Locally built wheels location: /home/alice/.cache/pip/wheels"
-    - "Locally built wheels size: 1.2 MB"
-    - "Number of locally built wheels: 3"
-total:
-  description: Totals over the whole cache directory.
-  returned: success and O(user) is not V(all)
+    - "alice: /home/alice/.cache/pip (default): 32.5 MB in 92 files (downloads and index pages 31.2 MB, built wheels 1.2 MB)"
+    - "bob: pip's cache is disabled (PIP_NO_CACHE_DIR in the environment)"
+    - "total: 32.5 MB in 92 files, 1 cache(s) of 2 user(s)"
+totals:
+  description:
+    - The figures across every cache reported, each directory counted once (RV(caches[].shared_with)) - C(caches),
+      C(users), C(disabled), C(failed), C(bytes), C(size), C(files), C(entries), C(dirs), C(http_size) and
+      C(wheels_size) (the bytes of pip's two figures), C(oldest) and C(newest).
+    - The result gives each cache's figures once, in its RV(caches) entry; nothing of an entry is repeated at the top
+      level, also for a single user (read the first item of RV(caches) there).
+  returned: success
   type: dict
-  sample: {files: 92, bytes: 32456123, entries: 45, dirs: 120, oldest: "2026-01-02T03:04:05Z", newest: "2026-11-20T10:00:00Z"}
+  sample: {caches: 1, users: 2, disabled: 1, failed: 0, bytes: 32456123, size: 32.5 MB, files: 92, entries: 45, dirs: 120,
+           http_size: 31221556, wheels_size: 1234567, oldest: "2026-01-02T03:04:05Z", newest: "2026-11-20T10:00:00Z"}
 failed_users:
   description:
     - The users whose cache could not be reported (a configuration file pip rejects, a process acting as them that
@@ -213,6 +211,13 @@ caches:
       type: list
       elements: str
       sample: [bob]
+    counted_in:
+      description:
+        - When this user's pip uses a directory already reported for another user, that user - the directory's figures
+          (RV(caches[].buckets), RV(caches[].total) and the rest) are in that user's entry, not repeated in this one.
+      type: str
+      returned: when the directory is shared
+      sample: alice
     buckets:
       description: Per bucket (C(http-v2), C(http), C(wheels), C(selfcheck)) files, bytes, entries, dirs, oldest and newest.
       type: dict
@@ -222,9 +227,9 @@ caches:
       type: dict
       sample: {files: 1, bytes: 20, entries: 1, dirs: 0, oldest: null, newest: null}
     total:
-      description: Totals over the whole directory.
+      description: Totals over the whole directory, with C(size), the bytes in pip's decimal units.
       type: dict
-      sample: {files: 92, bytes: 32456123, entries: 45, dirs: 120}
+      sample: {files: 92, bytes: 32456123, size: 32.5 MB, entries: 45, dirs: 120, oldest: "2026-01-02T03:04:05Z", newest: "2026-11-20T10:00:00Z"}
     pip_cache_info:
       description: The figures of C(pip cache info), raw (bytes, counts) and in pip's words.
       type: dict

@@ -278,7 +278,10 @@ class EngineAction(ActionBase):
         archive = shell.join_path(tmpdir, ENGINE_ARCHIVE)
         launcher = shell.join_path(tmpdir, LAUNCHER)
         arguments = shell.join_path(tmpdir, ARGUMENTS)
-        request = {"module": self.MODULE, "params": params, "check_mode": bool(self._task.check_mode), "diff": bool(self._task.diff)}
+        # The arguments as the task wrote them too: a list given for a path is refused there, naming the option, as the
+        # module does on POSIX hosts (validation has already made ["a"] the text "['a']").
+        given = {name: value for name, value in (self._task.args or {}).items() if name in params}
+        request = {"module": self.MODULE, "params": params, "given": given, "check_mode": bool(self._task.check_mode), "diff": bool(self._task.diff)}
         try:
             self._transfer_data(archive, engine_archive())
             self._transfer_data(launcher, LAUNCHER_SOURCE)

@@ -428,7 +428,7 @@ def test_examples_run(module: str, collection: Path, example_home: tuple[dict[st
           register: example_guard
         - name: Guard - stop unless it is
           ansible.builtin.assert:
-            that: example_guard.cache_dir == {json.dumps(str(cache))}
+            that: example_guard.caches[0].cache_dir == {json.dumps(str(cache))}
         """
     )
     path = tmp_path / "examples.yml"

@@ -652,7 +652,7 @@ def test_cache_that_does_not_exist_yet(tally: Tally, tmp_path: Path, decoy: Deco
             _ok(answer)
             assert answer.result["changed"] is False
             if name == "pip_cache_info":
-                assert answer.result["exists"] is False
+                assert answer.result["caches"][0]["exists"] is False
     after = tree_state(tmp_path)
     assert {key: value for key, value in after.items() if not key.startswith(("ansible", "outside"))} == {
         key: value for key, value in before.items() if not key.startswith(("ansible", "outside"))
@@ -780,10 +780,11 @@ def test_info_reads_only_pips_folders_of_root_home_and_system_folders(tally: Tal
             _ok(answer)
             warnings = " ".join(str(text) for text in answer.result.get("warnings") or [])
             assert "no place for a cache" in warnings and "nothing else in it is walked" in warnings, answer.explain()
-            other = answer.result["other"]
+            other = answer.result["caches"][0]["other"]
             assert (other["files"], other["dirs"], other["entries"]) == (0, 0, 0), f"walked outside pip's buckets: {other}"
             if where == str(home):
-                assert answer.result["buckets"]["wheels"]["files"] == 2 and answer.result["pip_cache_info"]["wheels_count"] == 1, answer.explain()
+                entry = answer.result["caches"][0]
+                assert entry["buckets"]["wheels"]["files"] == 2 and entry["pip_cache_info"]["wheels_count"] == 1, answer.explain()
 
 
 def test_empty_cache_dir_is_no_cache_as_for_pip(tally: Tally, tmp_path: Path, decoy: Decoy) -> None:
@@ -826,7 +827,7 @@ def test_hostile_patterns(tally: Tally, template: Path, tmp_path: Path, decoy: D
         with tally.scenario(f"hostile: glob {pattern!r} removes what pip's rule matches (engine)", decoy):
             expected = sorted(name for name in wheels if fnmatch.fnmatchcase(name, scan.pip_wheel_pattern(pattern)))
             outcome = remove.remove(str(cache), remove.Request(mode="absent", matcher=scan.NameMatcher(glob=scan.check_glob_pattern(pattern))), dry_run=False)
-            assert sorted(os.path.basename(path) for path in outcome.removed.items() if path.endswith(".whl")) == expected
+            assert sorted(os.path.basename(item["path"]) for item in outcome.gone.items() if item["path"].endswith(".whl")) == expected
     cache = copy_cache(template, tmp_path / "cache-module")
     asks: list[tuple[str, dict[str, Any], Optional[str]]] = [
         ("pip_cache", {"state": "absent", "match": "glob", "name": ["../x"]}, "name"),

@@ -110,7 +110,8 @@ def test_tilde_in_cache_dir_is_that_users_home_as_pip_run_as_them_sees_it(two_us
         expected = pip_cache_dir(newest_pip, dict(_user_env(name), PIP_CACHE_DIR="~/.cache/pip"), user=name)
         assert expected == os.path.join(pwd.getpwnam(name).pw_dir, ".cache", "pip")
         result = run_module("fleet.cache.pip_cache_info", f"user={name} cache_dir=~/.cache/pip python={newest_pip.python}", tmp_path)
-        assert (result["cache_dir"], result["source"], result["disabled"]) == (expected, "option", False), result
+        entry = result["caches"][0]  # type: ignore[index]
+        assert (entry["cache_dir"], entry["source"], entry["disabled"]) == (expected, "option", False), result
     every = run_module("fleet.cache.pip_cache_info", f"user=all cache_dir=~/.cache/pip python={newest_pip.python}", tmp_path)
     found = {item["user"]: item for item in every["caches"]}  # type: ignore[union-attr]
     for name in two_users:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from engine import common, http, remove, scan, version
-from piporacle import OraclePip, RemoveResult, isolated_env, pip_cache_purge, pip_cache_remove, tree_snapshot
+from piporacle import PROJECT_SPECS, OraclePip, RemoveResult, isolated_env, pip_cache_purge, pip_cache_remove, tree_snapshot
 
 from playbooks import adhoc
 
@@ -52,11 +52,15 @@ def _assert_pips_figures(said: RemoveResult, done: remove.Outcome, ours: Path, b
     assert done.files == said.files_removed, (said.stdout, done.as_dict())
     if said.size_removed is not None:
         assert said.size_removed == common.pip_format_size(done.bytes), (said.stdout, done.as_dict())
-    assert not done.removed.truncated
-    removed = [Path(path).relative_to(ours).as_posix() for path in done.removed.items()]
+    after = tree_snapshot(ours)
+    removed = [path for path, (kind, _size) in before.items() if kind != "d" and path not in after]
     extra = [path for path in removed if path == "selfcheck.json" or (path.startswith("wheels/") and not path.endswith(".whl"))]
     assert (done.extra_files, done.extra_bytes) == (len(extra), sum(before[path][1] for path in extra))
     assert done.files + done.extra_files == len(removed)
+    # Every entry that went is named, each at a path that was there and is gone.
+    named = [Path(item["path"]).relative_to(ours).as_posix() for item in done.gone.items()]
+    assert not done.gone.truncated and len(named) == done.entries
+    assert all(path in before and path not in after for path in named), named
     if said.dirs_removed is not None:
         assert done.dirs == said.dirs_removed, (said.stdout, done.as_dict())
 
@@ -73,7 +77,7 @@ def test_remove_glob_matches_pip(oracle_pip: OraclePip, template_caches: dict[st
     _compare(oracle_pip, theirs, ours)
     assert predicted.as_dict() == done.as_dict()
     _assert_pips_figures(result, done, ours, untouched)
-    whl_removed = [path for path in done.as_dict()["paths"] if path.endswith(".whl")]
+    whl_removed = [item["path"] for item in done.as_dict()["largest"] if item["path"].endswith(".whl")]
     if pattern in ("nomatch", "tinyyaml", "tiny-requests"):
         assert result.warning_no_match and not whl_removed
     else:
@@ -115,10 +119,25 @@ def test_module_reports_pips_figures(newest_pip: OraclePip, template_caches: dic
     assert removed["files"] == said.files_removed, (said.stdout, removed)
     if said.size_removed is not None:
         assert said.size_removed == common.pip_format_size(removed["bytes"]), (said.stdout, removed)
-    origins = [path for path in removed["paths"] if os.path.basename(path) == "origin.json"]
+    wheels = [item for item in removed["largest"] if item["kind"] == "built wheel"]
+    origins = [str(Path(item["path"]).parent / "origin.json") for item in wheels]
+    origins = [path for path in origins if Path(path).relative_to(ours).as_posix() in before]
     assert origins, "the template's wheel folders hold an origin.json"
     assert removed["extra_files"] == len(origins)
     assert removed["extra_bytes"] == sum(before[Path(path).relative_to(ours).as_posix()][1] for path in origins)
+    # What went, named from the entries' content as pip filled them: every HTTP entry is a download or an index page
+    # of a project the index served (none left unnamed), every wheel one pip built; largest first; all counted.
+    assert len(removed["largest"]) == removed["entries"] and not removed["largest_truncated"], removed
+    served = {common.normalize_name(name) for name in PROJECT_SPECS} | {"pip"}  # pip's self check reads /simple/pip/
+    for item in removed["largest"]:
+        assert item["kind"] in ("download", "index page", "built wheel"), item
+        assert common.normalize_name(item["project"]) in served and (item["version"] is not None) == (item["kind"] != "index page"), item
+        rel = Path(item["path"]).relative_to(ours).as_posix()
+        parts = [rel, rel + ".body"] if rel.startswith("http-v2/") else [rel]
+        assert item["bytes"] == sum(before[part][1] for part in parts), item
+    assert [item["bytes"] for item in removed["largest"]] == sorted((item["bytes"] for item in removed["largest"]), reverse=True)
+    if operation == "purge":
+        assert {item["kind"] for item in removed["largest"]} == {"download", "index page", "built wheel"}
 
 
 def _tiny_requests(cache: Path) -> tuple[set[tuple[str, str, str | None]], set[str]]:
@@ -182,7 +201,7 @@ def test_module_specifier_matching_nothing_is_no_change(newest_pip: OraclePip, t
             "fleet.cache.pip_cache", {"state": "absent", "name": ["tiny-requests<1"], "cache_dir": str(cache), "min_age": "0"}, tmp_path, check=check
         )
         assert result["changed"] is False, result
-        assert (result["removed"]["files"], result["removed"]["extra_files"], result["removed"]["paths"]) == (0, 0, [])
+        assert (result["removed"]["files"], result["removed"]["extra_files"], result["removed"]["largest"]) == (0, 0, [])
     assert tree_snapshot(cache) == untouched
 
 

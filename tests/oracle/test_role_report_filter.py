@@ -69,7 +69,9 @@ def test_every_format_renders_the_same_figures() -> None:
     results, hosts = _fleet()
     report = report_filter.pip_cache_report(results, hosts, top=2)
     table = report_filter.pip_cache_report_render(report, "table")
-    assert table.splitlines()[0].startswith("pip caches: 5 host(s) (3 reporting), 3 cache(s) of 4 user(s): 6.0 KiB in 9 files")
+    assert table.splitlines()[0].startswith(
+        "pip caches: 5 host(s) (3 reporting), 3 cache(s) of 4 user(s): 6.2 kB in 9 files (5.8 kB downloads, 350 bytes built wheels)"
+    )
     assert "the rest: 1 cache(s) on 1 host(s), 150 bytes" in table
     assert "bob,carol" in table and "disabled: ci1 dave" in table and "no data: gone" in table
     rows = list(csv.DictReader(io.StringIO(report_filter.pip_cache_report_render(report, "csv"))))

@@ -41,7 +41,7 @@ def test_users_by_name_and_all_match_pip_run_as_them(two_users: list[str], newes
     reported = {item["user"]: item for item in every["caches"]}  # type: ignore[index,union-attr]
     for name in two_users:
         directory, info = expected[name]
-        for result in (by_name[name], reported[name]):
+        for result in (by_name[name]["caches"][0], reported[name]):  # type: ignore[index]
             assert result["cache_dir"] == directory
             lines = result["pip_cache_info_lines"]
             assert lines == info.raw.strip().splitlines(), name
@@ -51,7 +51,7 @@ def test_users_by_name_and_all_match_pip_run_as_them(two_users: list[str], newes
     assert reported[plain]["source"] == "default"
 
     purged = _ansible("fleet.cache.pip_cache", f"user={configured} state=purged min_age=0", tmp_path)  # pip filled it just now
-    assert purged["changed"] is True
+    assert purged["changed"] is True, purged
     after = pip_cache_info(newest_pip, _user_env(configured), user=configured)
     assert (after.http_files, after.wheels_count) == (0, 0)
     untouched = pip_cache_info(newest_pip, _user_env(plain), user=plain)
@@ -135,7 +135,8 @@ def test_short_module_name_with_the_readme_setting(newest_pip: OraclePip, templa
     shutil.copytree(template_caches[newest_pip.version], cache, symlinks=True)
     library = "{collections}/ansible_collections/fleet/cache/plugins/modules"
     info = _ansible("pip_cache_info", f"cache_dir={cache}", tmp_path, ANSIBLE_LIBRARY=library)
-    assert info["pip_cache_info_lines"] == pip_cache_info(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache))).raw.strip().splitlines()
+    pips = pip_cache_info(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache)))
+    assert info["caches"][0]["pip_cache_info_lines"] == pips.raw.strip().splitlines()  # type: ignore[index]
     purged = _ansible("pip_cache", f"cache_dir={cache} state=purged min_age=0", tmp_path, ANSIBLE_LIBRARY=library)
     assert purged["changed"] is True
     assert scan.scan(str(cache)).pip_wheel_count == 0

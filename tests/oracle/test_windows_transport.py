@@ -34,8 +34,9 @@ def test_info_and_list_are_the_modules_and_pips(newest_pip: OraclePip, template_
     module_way = run_module("fleet.cache.pip_cache_info", args, tmp_path)
     engine_way = run_module("fleet.cache.pip_cache_info", args, tmp_path, extra_vars=ENGINE)
     assert _same(engine_way) == _same(module_way)
-    assert engine_way["pip_cache_info_lines"] == pip_cache_info(newest_pip, env).raw.strip().splitlines()
-    wheels = engine_way["wheels"]
+    entry = engine_way["caches"][0]  # type: ignore[index]
+    assert entry["pip_cache_info_lines"] == pip_cache_info(newest_pip, env).raw.strip().splitlines()
+    wheels = entry["wheels"]
     assert isinstance(wheels, list) and wheels
     assert sorted(item["path"] for item in wheels) == pip_cache_list(newest_pip, env, None, "abspath")
 

@@ -202,6 +202,9 @@ def test_errors_of_the_engine_come_back_as_the_modules(psrp_connection, module_r
         ("pip_cache", {"state": "pruned", "max_size": "2XB", "cache_dir": cache}),
         ("pip_cache", {"state": "purged", "cache_dir": "/"}),
         ("pip_cache_info", {"limit": -1, "cache_dir": cache}),
+        # A list where a path goes: validation makes ["a"] the text "['a']"; refused as on POSIX hosts, naming the option.
+        ("pip_cache_info", {"cache_dir": [cache]}),
+        ("pip_cache", {"state": "purged", "cache_dir": {"a": cache}}),
     ]:
         expected = module_result(module, args)
         result = make_action(module, args, psrp_connection).run(task_vars={})
@@ -225,20 +228,20 @@ def test_path_options_are_expanded_on_the_host_not_on_the_controller(psrp_connec
     windows_host.environ["HOME"] = str(home)
     result = make_action("pip_cache_info", {"cache_dir": "~/c"}, psrp_connection).run(task_vars={})
     assert sent["params"]["cache_dir"] == "~/c"  # sent as written
-    assert result["cache_dir"] == os.path.realpath(str(home / "c"))  # the host's home
+    assert result["caches"][0]["cache_dir"] == os.path.realpath(str(home / "c"))  # the host's home
 
 
 def test_task_environment_reaches_the_engine(windows_connection, windows_host, cache):
     result = make_action("pip_cache_info", {}, windows_connection, environment=[{"PIP_CACHE_DIR": cache, "ODD": "it's \u2019quoted\u2019 $x `y`"}]).run(
         task_vars={}
     )
-    assert (result["source"], result["cache_dir"]) == ("env", cache)
+    assert (result["caches"][0]["source"], result["caches"][0]["cache_dir"]) == ("env", cache)
     assert windows_host.python_runs[-1][1] == {"PIP_CACHE_DIR": cache, "ODD": "it's \u2019quoted\u2019 $x `y`"}
 
 
 def test_module_environment_option_reaches_the_engine(psrp_connection, cache):
     result = make_action("pip_cache_info", {"environment": {"PIP_CACHE_DIR": cache}}, psrp_connection).run(task_vars={})
-    assert (result["source"], result["cache_dir"]) == ("env", cache)
+    assert (result["caches"][0]["source"], result["caches"][0]["cache_dir"]) == ("env", cache)
 
 
 def test_become_and_async_are_refused_on_windows(windows_connection, windows_host, cache):
@@ -258,10 +261,10 @@ def run_info(connection, cache, task_vars=None, **extra):
 
 
 def test_py_launcher_first_then_python(windows_connection, windows_host, cache):
-    assert run_info(windows_connection, cache)["cache_dir"] == cache
+    assert run_info(windows_connection, cache)["caches"][0]["cache_dir"] == cache
     assert windows_host.python_runs[-1][0][:2] == ["py", "-3"]
     del windows_host.commands["py"]
-    assert run_info(windows_connection, cache)["cache_dir"] == cache
+    assert run_info(windows_connection, cache)["caches"][0]["cache_dir"] == cache
     assert windows_host.python_runs[-1][0][0] == "python"
 
 
@@ -296,7 +299,7 @@ def test_interpreter_choice(psrp_connection, windows_host, cache, task_vars, opt
         windows_host.commands[name] = windows_host.commands["py"]
     extra = {"python_interpreter": option} if option else {}
     result = run_info(psrp_connection, cache, task_vars, **extra)
-    assert result["cache_dir"] == cache, result
+    assert result["caches"][0]["cache_dir"] == cache, result
     assert windows_host.python_runs[-1][0][: len(expected)] == expected
 
 
@@ -310,7 +313,7 @@ def test_delegated_host_variables_count(psrp_connection, windows_host, cache):
     windows_host.commands["E:\\py\\python.exe"] = windows_host.commands["py"]
     task_vars = {"ansible_python_interpreter": "/usr/bin/python3", "ansible_delegated_vars": {"win1": {"ansible_python_interpreter": "E:\\py\\python.exe"}}}
     action = make_action("pip_cache_info", {"cache_dir": cache}, psrp_connection, delegate_to="win1")
-    assert action.run(task_vars=task_vars)["cache_dir"] == cache
+    assert action.run(task_vars=task_vars)["caches"][0]["cache_dir"] == cache
     assert windows_host.python_runs[-1][0][0] == "E:\\py\\python.exe"
 
 

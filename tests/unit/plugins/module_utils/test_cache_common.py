@@ -225,18 +225,23 @@ def test_pip_format_size_matches_installed_pip():
 
 HUMAN_SIZES = [
     (0, "0 bytes"),
-    (1023, "1023 bytes"),
-    (1024, "1.0 KiB"),
-    (1536, "1.5 KiB"),
-    (1024**2, "1.0 MiB"),
-    (1536 * 1024**2, "1.5 GiB"),
-    (5 * 1024**4, "5.0 TiB"),
-    (3 * 1024**5, "3072.0 TiB"),
+    (1000, "1000 bytes"),
+    (1001, "1.0 kB"),
+    (10_001, "10 kB"),
+    (1_500_000, "1.5 MB"),
+    (999_999_999, "1000.0 MB"),
+    (1_000_000_000, "1.0 GB"),
+    (1_536_000_000, "1.5 GB"),
+    (5 * 1000**4, "5.0 TB"),
+    (3 * 1000**5, "3000.0 TB"),
 ]
 
 
 def test_human_size():
+    """One convention: pip's decimal units, exactly pip's words below 1 GB, then GB and TB."""
     assert [(num_bytes, human_size(num_bytes)) for num_bytes, _text in HUMAN_SIZES] == HUMAN_SIZES
+    for num_bytes in (0, 999, 1001, 12_345, 999_999, 123_456_789, 999_999_999):
+        assert human_size(num_bytes) == pip_format_size(num_bytes)
 
 
 def test_iso_time():

@@ -52,7 +52,7 @@ def test_engine_module_has_every_member_the_tasks_use():
 def test_run_reports_a_cache(cache):
     result = run("pip_cache_info", params_for("pip_cache_info", cache_dir=cache))
     assert result["changed"] is False and "failed" not in result
-    assert result["pip_cache_info"]["wheels_count"] == 3
+    assert result["caches"][0]["pip_cache_info"]["wheels_count"] == 3 and result["totals"]["wheels_size"] > 0
 
 
 def test_check_mode_and_diff_reach_the_task(cache, tree_fingerprint):
@@ -95,7 +95,7 @@ def test_main_prints_one_json_line_and_exits_with_the_outcome(tmp_path, capsys, 
     code = main([write_request(tmp_path, module="pip_cache_info", params=params_for("pip_cache_info", cache_dir=cache), check_mode=True, diff=False)])
     out = capsys.readouterr().out
     assert code == 0 and out.count("\n") == 1
-    assert json.loads(out)["cache_dir"] == cache
+    assert json.loads(out)["caches"][0]["cache_dir"] == cache
     code = main([write_request(tmp_path, module="pip_cache", params=params_for("pip_cache", state="pruned", cache_dir=cache))])
     assert code == 1 and json.loads(capsys.readouterr().out)["option"] == "state"
 
@@ -105,7 +105,7 @@ def test_main_output_is_ascii_whatever_the_paths(tmp_path, capsys, build_tree):
     assert main([write_request(tmp_path, module="pip_cache_info", params=params_for("pip_cache_info", cache_dir=root))]) == 0
     out = capsys.readouterr().out
     assert out.isascii()
-    assert json.loads(out)["cache_dir"] == root
+    assert json.loads(out)["caches"][0]["cache_dir"] == root
 
 
 def test_main_expands_path_options_on_the_host(tmp_path, capsys, monkeypatch):
@@ -113,7 +113,7 @@ def test_main_expands_path_options_on_the_host(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CACHE_LEAF", "c")
     main([write_request(tmp_path, module="pip_cache_info", params=params_for("pip_cache_info", cache_dir="~/$CACHE_LEAF"))])
-    assert json.loads(capsys.readouterr().out)["cache_dir"] == os.path.realpath(str(tmp_path / "home" / "c"))
+    assert json.loads(capsys.readouterr().out)["caches"][0]["cache_dir"] == os.path.realpath(str(tmp_path / "home" / "c"))
 
 
 @pytest.mark.parametrize(
@@ -240,7 +240,9 @@ def test_names_that_are_not_utf8_are_removed_and_reported_printably(tmp_path):
         assert "failed" not in result, result
         json.dumps(result, ensure_ascii=False).encode("utf-8")  # no surrogate left: Ansible takes the result
     assert not os.path.exists(wheel), "the file is removed by its real name"
-    assert result["removed"]["paths"] == [os.fsdecode(cache).replace("\udcff", "\\xff") + "/wheels/ab/cd/ef/\\xff01/caf\\xe9-1.0-py3-none-any.whl"]
+    printable_cache = os.fsdecode(cache).replace("\udcff", "\\xff")
+    assert [item["path"] for item in result["removed"]["largest"]] == [printable_cache + "/wheels/ab/cd/ef/\\xff01/caf\\xe9-1.0-py3-none-any.whl"]
+    assert "caf\\xe9" in result["diff"]["before"] and result["removed"]["largest"][0]["project"] == "caf\\xe9"
 
 
 def test_warnings_are_printable_too():
@@ -254,7 +256,8 @@ def test_info_on_a_home_folder_reads_only_pips_folders(tmp_path, monkeypatch, bu
     monkeypatch.setenv("HOME", home)
     result = run("pip_cache_info", params_for("pip_cache_info", cache_dir=home))
     assert "failed" not in result, result
-    assert result["buckets"]["wheels"]["files"] == 1 and result["other"]["bytes"] == 0 and result["other"]["dirs"] == 0
+    entry = result["caches"][0]
+    assert entry["buckets"]["wheels"]["files"] == 1 and entry["other"]["bytes"] == 0 and entry["other"]["dirs"] == 0
     assert any("a home folder" in warning and "nothing else in it is walked" in warning for warning in result["warnings"]), result["warnings"]
 
 

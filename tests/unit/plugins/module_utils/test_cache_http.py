@@ -376,3 +376,65 @@ def test_list_downloads_filters_by_requirement_and_caps(tmp_path):
 
 def test_list_downloads_of_a_missing_cache(tmp_path):
     assert list_downloads(str(tmp_path / "nothing")) == ([], 0, False, 0)
+
+
+def sdist_tar(name, version, compression):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=f"w:{compression}") as archive:
+        data = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        info = tarfile.TarInfo(f"{name}-{version}/PKG-INFO")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+NO_MORE_IMPORTS = """
+import json, sys
+from ansible_collections.fleet.cache.plugins.module_utils import _cache_http
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        raise ImportError("imported after load: " + name)
+
+sys.meta_path.insert(0, Refuse())  # as the process acting for a user that cannot read the interpreter's library
+found = {}
+for directory, names in json.loads(sys.argv[1]):
+    identity = _cache_http.identify_entry(directory, names)
+    found[names[0]] = None if identity is None else [identity.kind, identity.name, identity.version]
+print(json.dumps(found))
+"""
+
+
+def test_identification_imports_nothing_after_load(tmp_path):
+    """The process that acts for a user may not read the interpreter's own library (a Python installed under root's
+    home): identifying entries of every kind must need no module that was not imported when the engine loaded
+    (zipfile reads names as cp437, METADATA parses into email.message). Only gzip tars are opened (PEP 625 sdists):
+    a .tar.bz2 or .tar.xz is left unrecognised, never handed to tarfile, which would import bz2 or lzma then."""
+    import subprocess
+    import sys
+
+    folder = str(tmp_path / "e")
+    entries = [
+        write_pair(folder, "wheel", wheel_bytes("PyYAML", "6.0.1")),
+        write_pair(folder, "sdist", sdist_tar_gz("PyYAML", "5.4")),
+        write_pair(folder, "sdist-bz2", sdist_tar("bzproj", "1.0", "bz2")),
+        write_pair(folder, "sdist-xz", sdist_tar("xzproj", "2.0", "xz")),
+        write_pair(folder, "sdist-zip", sdist_zip()),
+        write_pair(folder, "page", SIMPLE_PAGE),
+        write_pair(folder, "page-gz", gzip.compress(SIMPLE_PAGE)),
+        write_pair(folder, "json", JSON_PAGE),
+        write_legacy(folder, "legacy", legacy_document(wheel_bytes("requests", "2.0.1"))),
+    ]
+    expected = {}
+    for names in entries:
+        identity = identify_entry(folder, names)
+        expected[names[0]] = None if identity is None else [identity.kind, identity.name, identity.version]
+    assert expected["sdist-bz2"] is None and expected["sdist-xz"] is None
+    assert expected["wheel"] == ["wheel", "PyYAML", "6.0.1"] and expected["sdist-zip"] == ["sdist", "legacy-proj", "0.3"]
+    assert expected["page-gz"] == ["index", "requests", None]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_MORE_IMPORTS, json.dumps([(folder, names) for names in entries])], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == expected

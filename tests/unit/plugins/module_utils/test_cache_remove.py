@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import os
 import struct
@@ -48,7 +49,7 @@ def checked_run(cache_dir, request, fingerprint, *, list_limit=100):
         real.dirs,
     )
     again = remove(cache_dir, request, dry_run=False)
-    assert (again.files, again.extra_files, again.dirs, again.entries, again.bytes, again.removed.items()) == (0, 0, 0, 0, 0, [])
+    assert (again.files, again.extra_files, again.dirs, again.entries, again.bytes, again.gone.items()) == (0, 0, 0, 0, 0, [])
     return real
 
 
@@ -67,11 +68,23 @@ def test_purge_removes_what_pip_cache_purge_removes(cache, build_tree, tree_fing
     assert remaining(cache, tree_fingerprint) == ["notes.txt", "selfcheck/5a5a"]
     assert sorted(os.listdir(cache)) == ["notes.txt", "selfcheck"]
     result = outcome.as_dict()
-    assert result["freed"] == "21.3 KiB"
+    assert result["freed"] == "21 kB"
     assert (result["extra_files"], result["extra_bytes"]) == (4, 110)
-    assert result["paths"] == sorted(result["paths"])
-    assert os.path.join(cache, "selfcheck.json") in result["paths"]
-    assert (result["paths_truncated"], result["errors"], result["error_count"]) == (False, [], 0)
+    # Every entry that went, largest first, named as people name it (these HTTP files hold no real response).
+    assert [(item["kind"], item["project"], item["version"], item["bytes"], item["size"]) for item in result["largest"]] == [
+        ("built wheel", "foo_bar", "1.0", 6000, "6.0 kB"),
+        ("built wheel", "Foo_Bar", "2.0", 5000, "5.0 kB"),
+        ("built wheel", "tiny", "1.0", 4000, "4.0 kB"),
+        ("http entry", None, None, 3000, "3.0 kB"),
+        ("http entry", None, None, 2650, "2.6 kB"),
+        ("http entry", None, None, 1200, "1.2 kB"),
+        ("selfcheck", None, None, 50, "50 bytes"),
+    ]
+    assert [item["path"] for item in result["largest"]][3:6] == [
+        os.path.join(cache, rel) for rel in ("http/a/b/c/d/e/k3", "http-v2/0/1/2/3/5/k2", "http-v2/0/1/2/3/4/k1")
+    ]
+    assert result["largest"][-1]["path"] == os.path.join(cache, "selfcheck.json")
+    assert (result["largest_truncated"], result["errors"], result["error_count"]) == (False, [], 0)
 
 
 def test_purge_with_selfcheck_extra(cache, build_tree, tree_fingerprint):
@@ -99,13 +112,65 @@ def test_purge_keeps_wheels_pips_pattern_misses_unless_asked(tmp_path, build_tre
     assert remaining(root, tree_fingerprint) == ["wheels/aa/bb/cc/dd/odd.whl", "wheels/aa/bb/cc/dd/origin.json"]
 
 
-def test_removed_paths_are_capped_to_the_smallest(standard_tree, cache, build_tree, tree_fingerprint):
+def test_removed_items_are_the_largest_capped(standard_tree, cache, build_tree, tree_fingerprint):
     outcome = checked_run(cache, purge(build_tree.now), tree_fingerprint, list_limit=3)
     result = outcome.as_dict()
-    everything = sorted(os.path.join(cache, rel) for rel in standard_tree if rel.startswith(("http", "wheels")) or rel == "selfcheck.json")
-    assert result["paths"] == everything[:3]
-    assert result["paths_truncated"] is True
-    assert (result["files"], result["extra_files"]) == (8, 4)
+    assert [item["path"] for item in result["largest"]] == [
+        os.path.join(cache, rel)
+        for rel in (
+            "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl",
+            "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
+            "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl",
+        )
+    ]
+    assert result["largest_truncated"] is True
+    assert (result["entries"], result["files"], result["extra_files"]) == (7, 8, 4)
+
+
+def _describe(seen, path):
+    seen.append(path)
+    return {"kind": "x", "project": None, "version": None}
+
+
+def test_gone_entries_keep_the_largest_in_any_order():
+    """Memory stays at the cap; the largest entries win, equal sizes in path order, whatever order they come in."""
+    import random
+
+    from ansible_collections.fleet.cache.plugins.module_utils._cache_remove import GoneEntries
+
+    sizes = [(size, f"/c/{index:04d}") for index, size in enumerate([5, 1, 9, 5, 7, 3, 9, 2, 5, 8] * 30)]
+    expected = sorted(sizes, key=lambda pair: (-pair[0], pair[1]))[:7]
+    for seed in range(5):
+        shuffled = list(sizes)
+        random.Random(seed).shuffle(shuffled)
+        gone = GoneEntries(7)
+        described = []
+
+        for size, path in shuffled:
+            gone.add(size, path, functools.partial(_describe, described, path))
+        assert [(item["bytes"], item["path"]) for item in gone.items()] == expected
+        assert (gone.count, gone.truncated) == (300, True)
+        assert len(described) < 150  # only entries among the largest so far are described (read)
+    assert GoneEntries(0).wants(10**9, "/x") is False
+
+
+def test_removed_items_name_downloads_pages_and_wheels(project_cache, build_tree, tree_fingerprint):
+    outcome = checked_run(project_cache, purge(build_tree.now), tree_fingerprint)
+    named = sorted((item["kind"], item["project"], item["version"]) for item in outcome.as_dict()["largest"])
+    assert named == [
+        (
+            "built wheel",
+            "Foo_Bar",
+            "2.0",
+        ),
+        ("built wheel", "bar", "1.0"),
+        ("built wheel", "foo_bar", "1.0"),
+        ("download", "Foo_Bar", "2.0"),
+        ("download", "bar", "1.0"),
+        ("http entry", None, None),
+        ("index page", "FOO.bar", None),
+        ("index page", "foo-bar", None),
+    ]
 
 
 def test_purge_of_a_missing_or_empty_cache(tmp_path, build_tree):
@@ -226,7 +291,7 @@ def test_a_specifier_that_matches_nothing_changes_nothing(project_cache, build_t
     before = tree_fingerprint(project_cache)
     for request in (by_name(build_tree.now, "foo-bar<1"), by_name(build_tree.now, "foo-bar>5,<6", "bar!=1.0")):
         outcome = remove(project_cache, request, dry_run=False)
-        assert (outcome.files, outcome.extra_files, outcome.dirs, outcome.entries, outcome.removed.items()) == (0, 0, 0, 0, [])
+        assert (outcome.files, outcome.extra_files, outcome.dirs, outcome.entries, outcome.gone.items()) == (0, 0, 0, 0, [])
     assert tree_fingerprint(project_cache) == before
 
 
@@ -573,7 +638,7 @@ def test_file_that_cannot_be_removed_is_reported(cache, build_tree, monkeypatch,
     assert outcome.errors.items == [{"path": stuck_path, "error": "Operation not permitted"}]
     assert os.path.exists(stuck_path)
     assert os.path.exists(os.path.join(cache, "wheels/ab/cd/ef/0123/origin.json"))
-    assert stuck_path not in outcome.removed.items()
+    assert stuck_path not in [item["path"] for item in outcome.gone.items()] and len(outcome.gone.items()) == 6
     assert (outcome.files, outcome.bytes, outcome.entries) == (7, 21850 - 4000, 6)
     assert (outcome.extra_files, outcome.extra_bytes) == (3, 2 * 20 + 50)
     assert not os.path.exists(os.path.join(cache, "http-v2"))
@@ -592,7 +657,7 @@ def test_read_only_file_system_removes_and_counts_nothing(cache, build_tree, mon
     outcomes = [remove(cache, request, dry_run=False) for request in (purge(build_tree.now), Request(mode="pruned", max_size=0, now=build_tree.now))]
     monkeypatch.undo()
     for outcome in outcomes:
-        assert (outcome.files, outcome.dirs, outcome.entries, outcome.bytes, outcome.removed.items()) == (0, 0, 0, 0, [])
+        assert (outcome.files, outcome.dirs, outcome.entries, outcome.bytes, outcome.gone.items()) == (0, 0, 0, 0, [])
         assert outcome.errors.count > 0 and {item["error"] for item in outcome.errors.items} == {"Read-only file system"}
     assert tree_fingerprint(cache) == before
 

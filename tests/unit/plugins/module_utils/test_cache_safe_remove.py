@@ -188,7 +188,9 @@ def test_sub_folder_swapped_during_the_walk(base, build_tree, decoy, tree_finger
     # The rest went: two files of the other wheel folder, both HTTP files and the old-style one.
     assert files_under(cache) == (["wheels/aa/bb/cc"] if into == "file" else [])
     assert outcome.files + outcome.extra_files == 5
-    assert os.path.join(decoy, "wheels", "aa", "bb", "cc", "dd", "one-1.0-py3-none-any.whl") not in [str(path) for path in outcome.removed.items()]
+    assert os.path.join(decoy, "wheels", "aa", "bb", "cc", "dd", "one-1.0-py3-none-any.whl") not in [
+        str(path) for path in (item["path"] for item in outcome.gone.items())
+    ]
 
 
 def test_sub_folder_on_another_file_system_is_not_entered(base, build_tree, tree_fingerprint, monkeypatch):
@@ -285,18 +287,26 @@ def junction(base, build_tree, monkeypatch):
 def test_reparse_point_is_treated_as_a_link(junction, build_tree, tree_fingerprint, monkeypatch):
     cache, point = junction
     before = tree_fingerprint(cache)
+    unlinked = []
+    real_unlink = _cache_walk.Listing.unlink
+
+    def recording_unlink(listing, item):
+        unlinked.append(listing.file_path(item.name))
+        return real_unlink(listing, item)
+
+    monkeypatch.setattr(_cache_walk.Listing, "unlink", recording_unlink)
     outcome = remove(cache, purge(build_tree.now), dry_run=True, refuse_homes=[])
     assert tree_fingerprint(cache) == before
-    removed = [str(path) for path in outcome.removed.items()]
-    assert point in removed  # removed as a link: itself
-    assert not [path for path in removed if path.startswith(point + os.sep)]  # never entered
+    assert point in unlinked  # removed as a link: itself
+    assert not [path for path in unlinked if path.startswith(point + os.sep)]  # never entered
+    assert not [item for item in outcome.gone.items() if item["path"].startswith(point + os.sep)]
     assert outcome.files + outcome.extra_files == len(TREE) - 2  # a link to a folder is no file
     assert outcome.errors.count == 0
     # The control: the same folder, not a reparse point, is entered and emptied.
     monkeypatch.setattr(_cache_walk, "is_reparse_point", lambda entry: False)
     plain = remove(cache, purge(build_tree.now), dry_run=True, refuse_homes=[])
     assert plain.files + plain.extra_files == len(TREE)
-    assert os.path.join(point, "dd", "one-1.0-py3-none-any.whl") in [str(path) for path in plain.removed.items()]
+    assert os.path.join(point, "dd", "one-1.0-py3-none-any.whl") in [str(path) for path in (item["path"] for item in plain.gone.items())]
 
 
 def test_scan_treats_a_reparse_point_as_the_walk_does(junction):
@@ -326,4 +336,4 @@ def test_bucket_that_is_a_reparse_point_is_not_entered(base, build_tree, monkeyp
     monkeypatch.setattr(os, "lstat", lstat)
     outcome = remove(cache, purge(build_tree.now), dry_run=True, refuse_homes=[])
     assert outcome.files + outcome.extra_files == len(TREE) - 1  # http/a/b/c/d/e/k2 is behind the junction
-    assert not [path for path in outcome.removed.items() if str(path).startswith(bucket + os.sep)]
+    assert not [path for path in (item["path"] for item in outcome.gone.items()) if str(path).startswith(bucket + os.sep)]

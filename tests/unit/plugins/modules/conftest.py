@@ -43,6 +43,21 @@ class ModuleRun:
         assert (code != 0) == bool(result.get("failed")), result
         return code, result
 
+    def info(self, args):
+        """pip_cache_info's main() -> (exit code, result), with a single cache's entry lifted beside the task-level
+        keys for the tests' convenience, once it is checked that the module itself says nothing twice."""
+        from ansible_collections.fleet.cache.plugins.modules import pip_cache_info
+
+        code, result = self(pip_cache_info, args)
+        if code != 0:
+            return code, result
+        task_level = {"changed", "caches", "totals", "about", "failed_users", "warnings", "deprecations", "invocation"}
+        assert set(result) <= task_level, f"pip_cache_info repeats an entry's keys at the top: {sorted(set(result) - task_level)}"
+        assert result["totals"]["users"] == len(result["caches"]) and isinstance(result["about"], list), result
+        if len(result["caches"]) == 1:
+            result = dict(result["caches"][0], **result)
+        return code, result
+
 
 @pytest.fixture
 def run_module(capsys, monkeypatch):

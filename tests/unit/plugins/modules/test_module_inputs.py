@@ -105,10 +105,10 @@ def test_tilde_and_home_in_cache_dir_are_the_users_own(run_module, fakes, monkey
     monkeypatch.setenv("HOME", fakes.add("runner", current=True))
     alice = fakes.add("alice")
     bob = fakes.add("bob")
-    code, result = run_module(pip_cache_info, {"user": "alice", "cache_dir": written})
+    code, result = run_module.info({"user": "alice", "cache_dir": written})
     assert code == 0, result
     assert (result["cache_dir"], result["source"], result["disabled"]) == (os.path.join(alice, ".cache", "pip"), "option", False)
-    code, result = run_module(pip_cache_info, {"user": "all", "cache_dir": written})
+    code, result = run_module.info({"user": "all", "cache_dir": written})
     assert code == 0, result
     assert {item["user"]: item["cache_dir"] for item in result["caches"]} == {
         "runner": os.path.join(fakes.base, "runner", ".cache", "pip"),
@@ -120,7 +120,7 @@ def test_tilde_and_home_in_cache_dir_are_the_users_own(run_module, fakes, monkey
 def test_tilde_in_cache_dir_follows_the_task_environment(run_module, fakes, tmp_path):
     fakes.add("alice")
     elsewhere = os.path.realpath(str(tmp_path / "elsewhere"))
-    code, result = run_module(pip_cache_info, {"user": "alice", "cache_dir": "~/c", "environment": {"HOME": elsewhere}})
+    code, result = run_module.info({"user": "alice", "cache_dir": "~/c", "environment": {"HOME": elsewhere}})
     assert code == 0 and result["cache_dir"] == os.path.join(elsewhere, "c"), result
 
 
@@ -140,7 +140,7 @@ def test_user_all_without_root_reports_the_own_cache_and_says_the_others_need_ro
     monkeypatch.setenv("HOME", home)
     fakes.add("root", uid=os.geteuid() + 4241)  # root, as seen from a process that is not
     fakes.add("other", uid=os.geteuid() + 4242)
-    code, result = run_module(pip_cache_info, {"user": "all"})
+    code, result = run_module.info({"user": "all"})
     assert code == 0, result
     found = {item["user"]: item for item in result["caches"]}
     assert "failed" not in found["runner"] and found["runner"]["cache_dir"] == os.path.join(home, ".cache", "pip") and found["runner"]["exists"]

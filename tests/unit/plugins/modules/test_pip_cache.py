@@ -10,6 +10,7 @@ import os
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils import _cache_task_cache
+from ansible_collections.fleet.cache.plugins.module_utils._cache_common import human_size
 from ansible_collections.fleet.cache.plugins.module_utils._cache_scan import scan
 from ansible_collections.fleet.cache.plugins.modules import pip_cache
 
@@ -119,14 +120,14 @@ def test_check_then_real_then_again(run_module, cache, tree_fingerprint, args, l
     # Check mode predicted the real run exactly.
     assert checked["removed"] == real["removed"]
     assert checked["after"] == real["after"]
-    assert checked["before"] == real["before"] == {"entries": before.entries, "files": before.files, "bytes": before.bytes}
+    assert checked["before"] == real["before"] == {"entries": before.entries, "files": before.files, "bytes": before.bytes, "size": human_size(before.bytes)}
     # ... and "after" is what a scan finds afterwards.
     after = scan(cache).total
-    assert real["after"] == {"entries": after.entries, "files": after.files, "bytes": after.bytes}
+    assert real["after"] == {"entries": after.entries, "files": after.files, "bytes": after.bytes, "size": human_size(after.bytes)}
     # pip's figures and the files that went with their folder (origin.json, selfcheck.json) add up to what went.
     assert real["removed"]["bytes"] + real["removed"]["extra_bytes"] == before.bytes - after.bytes
     assert real["removed"]["files"] + real["removed"]["extra_files"] == before.files - after.files
-    assert (again["removed"]["files"], again["removed"]["dirs"], again["removed"]["bytes"], again["removed"]["paths"]) == (0, 0, 0, [])
+    assert (again["removed"]["files"], again["removed"]["dirs"], again["removed"]["bytes"], again["removed"]["largest"]) == (0, 0, 0, [])
     assert (again["removed"]["extra_files"], again["removed"]["extra_bytes"]) == (0, 0)
     assert again["before"] == again["after"] == real["after"]
     assert real["caches"][0]["cache_dir"] == cache
@@ -137,37 +138,54 @@ def test_purge_numbers(run_module, cache, tree_fingerprint):
     _checked, real, _again = three_runs(run_module, cache, {"state": "purged"}, tree_fingerprint)
     removed = real["removed"]
     # pip's "Files removed" (5 HTTP files, 3 wheels); the 3 origin.json and selfcheck.json are counted apart.
-    assert {key: removed[key] for key in ("files", "dirs", "entries", "bytes", "freed", "extra_files", "extra_bytes", "paths_truncated")} == {
+    assert {key: removed[key] for key in ("files", "dirs", "entries", "bytes", "freed", "extra_files", "extra_bytes", "largest_truncated")} == {
         "files": 8,
         "dirs": 23,
         "entries": 7,
         "bytes": 21850,
-        "freed": "21.3 KiB",
+        "freed": "21 kB",
         "extra_files": 4,
         "extra_bytes": 110,
-        "paths_truncated": False,
+        "largest_truncated": False,
     }
-    assert len(removed["paths"]) == 12
-    assert removed["paths"] == sorted(removed["paths"])
-    assert all(path.startswith(cache + os.sep) for path in removed["paths"])
+    # One item per entry that went, largest first, each with its cache.
+    assert len(removed["largest"]) == removed["entries"] == 7
+    assert [item["bytes"] for item in removed["largest"]] == sorted((item["bytes"] for item in removed["largest"]), reverse=True)
+    assert all(item["path"].startswith(cache + os.sep) and item["cache_dir"] == cache for item in removed["largest"])
+    assert [(item["kind"], item["project"], item["version"]) for item in removed["largest"] if item["kind"] == "built wheel"] == [
+        ("built wheel", "foo_bar", "1.0"),
+        ("built wheel", "Foo_Bar", "2.0"),
+        ("built wheel", "tiny", "1.0"),
+    ]
+    # The lines for people come first: what each cache freed, then the largest entries by name.
+    user = real["caches"][0]["users"][0]
+    assert real["about"][:2] == [f"{user}: {cache}: freed 21 kB (7 entries, 12 files); 22 kB -> 110 bytes", "  built wheel: foo_bar 1.0, 6.0 kB"]
+    assert real["about"][-1] == f"  selfcheck, 50 bytes: {cache}/selfcheck.json"
 
 
 def test_limit_caps_paths(run_module, cache):
     _code, result = run_module(pip_cache, {"state": "purged", "cache_dir": cache, "limit": 2, "_ansible_check_mode": True})
-    assert (len(result["removed"]["paths"]), result["removed"]["paths_truncated"], result["removed"]["files"]) == (2, True, 8)
+    assert (len(result["removed"]["largest"]), result["removed"]["largest_truncated"], result["removed"]["files"]) == (2, True, 8)
+    assert result["about"][-1] == "  ... and 5 more entries"
 
 
 def test_diff_mode(run_module, cache):
     _code, result = run_module(pip_cache, {"state": "pruned", "ci": True, "cache_dir": cache, "_ansible_diff": True, "_ansible_check_mode": True})
-    assert result["diff"]["before"] == {cache: {"entries": 9, "files": 14, "bytes": 22070}}
-    assert result["diff"]["after"] == {cache: {"entries": 6, "files": 9, "bytes": 15220}}
+    # What goes, named as people name it (these HTTP files hold no real response: "http entry"), largest first.
+    before = result["diff"]["before"].splitlines()
+    assert before[0] == f"{cache}: 22 kB in 9 entries, 14 files"
+    assert before[1:] == ["  http entry, 3.0 kB  http/a/b/c/d/e/k3", "  http entry, 2.6 kB  http-v2/0/1/2/3/5/k2", "  http entry, 1.2 kB  http-v2/0/1/2/3/4/k1"]
+    assert result["diff"]["after"] == f"{cache}: 15 kB in 6 entries, 9 files\n"
+    _code, capped = run_module(pip_cache, {"state": "pruned", "ci": True, "cache_dir": cache, "limit": 1, "_ansible_diff": True, "_ansible_check_mode": True})
+    assert capped["diff"]["before"].splitlines()[2:] == ["  ... and 2 more entries (limit: 1 shown)"]
 
 
 def test_nothing_to_remove_is_not_a_change(run_module, cache, tree_fingerprint):
     # Like 'pip cache remove', state=absent drops the legacy selfcheck.json even when no project matches (pip does not
     # count it among "Files removed"; nor do we).
     code, result = run_module(pip_cache, {"state": "absent", "name": ["not-cached"], "cache_dir": cache})
-    assert (code, result["changed"], result["removed"]["files"], result["removed"]["paths"]) == (0, True, 0, [os.path.join(cache, "selfcheck.json")])
+    assert (code, result["changed"], result["removed"]["files"]) == (0, True, 0)
+    assert [(item["kind"], item["path"]) for item in result["removed"]["largest"]] == [("selfcheck", os.path.join(cache, "selfcheck.json"))]
     assert result["removed"]["extra_files"] == 1
     before = tree_fingerprint(cache)
     for args in ({"state": "absent", "name": ["not-cached"]}, {"state": "pruned", "max_age": "1000d"}, {"state": "pruned", "max_size": "1GB"}):

@@ -13,7 +13,6 @@ import sys
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils import _cache_walk
-from ansible_collections.fleet.cache.plugins.modules import pip_cache_info
 
 
 def warnings_text(result):
@@ -23,7 +22,7 @@ def warnings_text(result):
 
 def test_reports_a_cache(run_module, cache, tree_fingerprint):
     before = tree_fingerprint(cache)
-    code, result = run_module(pip_cache_info, {"cache_dir": cache})
+    code, result = run_module.info({"cache_dir": cache})
     assert code == 0
     assert result["changed"] is False
     assert (result["cache_dir"], result["source"], result["disabled"], result["exists"]) == (cache, "option", False, True)
@@ -51,8 +50,8 @@ def test_reports_a_cache(run_module, cache, tree_fingerprint):
 
 
 def test_check_mode_reports_the_same(run_module, cache):
-    _code, plain = run_module(pip_cache_info, {"cache_dir": cache})
-    _code, checked = run_module(pip_cache_info, {"cache_dir": cache, "_ansible_check_mode": True})
+    _code, plain = run_module.info({"cache_dir": cache})
+    _code, checked = run_module.info({"cache_dir": cache, "_ansible_check_mode": True})
     assert checked["changed"] is False
     assert checked["pip_cache_info_lines"] == plain["pip_cache_info_lines"]
     assert checked["total"] == plain["total"]
@@ -69,7 +68,7 @@ SELECTIONS = [
 
 def test_wheel_selection(run_module, cache):
     for args, expected in SELECTIONS:
-        _code, result = run_module(pip_cache_info, dict(args, cache_dir=cache))
+        _code, result = run_module.info(dict(args, cache_dir=cache))
         assert [item["filename"] for item in result["wheels"]] == expected, args
         assert result["wheels_count"] == len(expected)
         # The pip figures do not depend on the selection.
@@ -77,13 +76,13 @@ def test_wheel_selection(run_module, cache):
 
 
 def test_limit_caps_lists_not_counts(run_module, cache):
-    _code, result = run_module(pip_cache_info, {"cache_dir": cache, "limit": 1})
+    _code, result = run_module.info({"cache_dir": cache, "limit": 1})
     assert (len(result["wheels"]), result["wheels_count"], result["wheels_truncated"]) == (1, 3, True)
     assert result["wheels"][0]["filename"] == "Foo_Bar-2.0-py3-none-any.whl"
 
 
 def test_without_wheels_list(run_module, cache):
-    _code, result = run_module(pip_cache_info, {"cache_dir": cache, "wheels": False})
+    _code, result = run_module.info({"cache_dir": cache, "wheels": False})
     assert "wheels" not in result
     assert result["pip_cache_info"]["wheels_count"] == 3
 
@@ -96,7 +95,7 @@ def test_downloads(run_module, tmp_path):
     (entry / "k1.body").write_bytes(b"<html><h1>Links for PyYAML</h1></html>")
     (entry / "k2").write_bytes(b"cc=4,\x80")
     (entry / "k2.body").write_bytes(b"\x00\x01junk")
-    _code, result = run_module(pip_cache_info, {"cache_dir": str(root), "downloads": True})
+    _code, result = run_module.info({"cache_dir": str(root), "downloads": True})
     assert (result["downloads_count"], result["downloads_unrecognised"], result["downloads_truncated"]) == (1, 1, False)
     assert {key: result["downloads"][0][key] for key in ("kind", "name", "normalized_name", "version", "files")} == {
         "kind": "index",
@@ -105,13 +104,13 @@ def test_downloads(run_module, tmp_path):
         "version": None,
         "files": 2,
     }
-    _code, result = run_module(pip_cache_info, {"cache_dir": str(root), "downloads": True, "name": ["requests"]})
+    _code, result = run_module.info({"cache_dir": str(root), "downloads": True, "name": ["requests"]})
     assert (result["downloads"], result["downloads_count"]) == ([], 0)
 
 
 def test_missing_cache(run_module, tmp_path):
     missing = os.path.realpath(str(tmp_path)) + "/nothing-here"
-    code, result = run_module(pip_cache_info, {"cache_dir": missing})
+    code, result = run_module.info({"cache_dir": missing})
     assert code == 0
     assert (result["exists"], result["changed"]) == (False, False)
     assert result["pip_cache_info_lines"][2:4] == ["Package index page cache size: 0 bytes", "Number of HTTP files: 0"]
@@ -136,7 +135,7 @@ BAD_INPUT = [
 def test_bad_input_fails_cleanly(run_module, cache):
     wrong = []
     for args, fragment in BAD_INPUT:
-        code, result = run_module(pip_cache_info, dict(args, cache_dir=cache))
+        code, result = run_module.info(dict(args, cache_dir=cache))
         message = result.get("msg", "")
         if code != 1 or result.get("failed") is not True or fragment not in message or "Traceback" in message or "exception" in result:
             wrong.append((args, code, message))
@@ -144,14 +143,14 @@ def test_bad_input_fails_cleanly(run_module, cache):
 
 
 def test_environment_option_sets_pips_variables(run_module, tmp_path, cache):
-    _code, result = run_module(pip_cache_info, {"environment": {"PIP_CACHE_DIR": cache}})
+    _code, result = run_module.info({"environment": {"PIP_CACHE_DIR": cache}})
     assert (result["cache_dir"], result["source"], result["exists"]) == (cache, "env", True)
     assert result["resolution"]["setting"]["section"] == "PIP_CACHE_DIR"
     assert result["pip_cache_info_lines"][6] == "Number of locally built wheels: 3"
 
 
 def test_environment_option_can_disable_the_cache(run_module, cache):
-    code, result = run_module(pip_cache_info, {"environment": {"PIP_CACHE_DIR": cache, "PIP_NO_CACHE_DIR": "1"}})
+    code, result = run_module.info({"environment": {"PIP_CACHE_DIR": cache, "PIP_NO_CACHE_DIR": "1"}})
     assert code == 0
     assert (result["cache_dir"], result["disabled"], result["exists"], result["source"]) == (None, True, False, "disabled")
     assert "PIP_NO_CACHE_DIR" in result["disabled_reason"]
@@ -159,7 +158,7 @@ def test_environment_option_can_disable_the_cache(run_module, cache):
 
 
 def test_invalid_no_cache_dir_fails_cleanly(run_module, cache):
-    code, result = run_module(pip_cache_info, {"environment": {"PIP_NO_CACHE_DIR": "maybe"}})
+    code, result = run_module.info({"environment": {"PIP_NO_CACHE_DIR": "maybe"}})
     assert code == 1
     assert "no-cache-dir" in result["msg"]
     assert "PIP_NO_CACHE_DIR" in result["msg"]
@@ -183,12 +182,12 @@ def test_config_file_sections_per_command(run_module, tmp_path, cache):
     other = os.path.join(os.path.realpath(str(tmp_path)), "install-cache")
     conf = tmp_path / "pip.conf"
     conf.write_text(f"[global]\ncache-dir = {cache}\n[install]\ncache-dir = {other}\n", encoding="utf-8")
-    _code, result = run_module(pip_cache_info, {"environment": {"PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}})
+    _code, result = run_module.info({"environment": {"PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}})
     assert (result["cache_dir"], result["source"]) == (cache, "config")
     assert result["resolution"]["setting"] == {"key": "cache-dir", "value": cache, "origin": str(conf), "section": "global"}
     assert result["commands"] == {"install": {"cache_dir": other, "source": "config", "disabled": False}}
     assert "'pip install' uses " + other in warnings_text(result)
-    _code, result = run_module(pip_cache_info, {"environment": {"PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}, "command": "install"})
+    _code, result = run_module.info({"environment": {"PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}, "command": "install"})
     assert (result["cache_dir"], result["exists"]) == (other, False)
     assert result["commands"]["cache"]["cache_dir"] == cache
 
@@ -203,7 +202,7 @@ def test_unreadable_folder_is_reported(run_module, cache, monkeypatch):
         return real_scan(path, fd)
 
     monkeypatch.setattr(_cache_walk, "list_dir", scan_or_deny)
-    code, result = run_module(pip_cache_info, {"cache_dir": cache})
+    code, result = run_module.info({"cache_dir": cache})
     assert code == 0
     assert result["errors"] == [{"path": locked, "error": "Permission denied"}]
     assert locked + ": Permission denied" in warnings_text(result)

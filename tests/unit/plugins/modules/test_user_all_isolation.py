@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.fleet.cache.plugins.module_utils import _cache_module, _cache_task_cache, _cache_task_info
 from ansible_collections.fleet.cache.plugins.module_utils._cache_common import CacheError
 from ansible_collections.fleet.cache.plugins.module_utils._cache_module import Account
-from ansible_collections.fleet.cache.plugins.modules import pip_cache, pip_cache_info
+from ansible_collections.fleet.cache.plugins.modules import pip_cache
 
 SECRET = "Qx7-secret-hash"
 UNPARSABLE = f"root:$6${SECRET}:19000:0:99999:7:::\n"
@@ -95,7 +95,7 @@ def assert_parse_failure(item, conf):
 @pytest.mark.parametrize("order", [("bad", "good"), ("good", "bad")], ids=["bad-first", "good-first"])
 def test_info_isolates_an_unparsable_config(run_module, users, order):
     made = {kind: users.add(f"{kind}user", config=kind) for kind in order}
-    code, result = run_module(pip_cache_info, {"user": "all"})
+    code, result = run_module.info({"user": "all"})
     assert code == 0
     assert result["failed_users"] == ["baduser"]
     found = entries(result, "user")
@@ -122,7 +122,7 @@ def test_info_isolates_a_scan_failure(run_module, users, monkeypatch):
         return real_scan(directory, **kwargs)
 
     monkeypatch.setattr(_cache_task_info, "scan", scan)
-    code, result = run_module(pip_cache_info, {"user": "all"})
+    code, result = run_module.info({"user": "all"})
     assert code == 0
     assert result["failed_users"] == ["brokenuser"]
     found = entries(result, "user")
@@ -134,7 +134,7 @@ def test_info_isolates_a_scan_failure(run_module, users, monkeypatch):
 def test_info_fails_when_every_user_failed(run_module, users):
     users.add("baduser", config="bad")
     users.add("worseuser", config="bad")
-    code, result = run_module(pip_cache_info, {"user": "all"})
+    code, result = run_module.info({"user": "all"})
     assert code == 1
     assert result["msg"].startswith("user: no user's cache could be read")
     assert result["failed_users"] == ["baduser", "worseuser"]
