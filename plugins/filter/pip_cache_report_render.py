@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,7 +116,20 @@ def render_csv(report: Mapping[str, Any]) -> str:
 
 
 def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell or list item: markup written as entities (a viewer that renders raw HTML shows
+    ``<script>`` as text), ``|`` escaped, a newline made a space (neither can forge a cell or a row)."""
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_code(text: Any) -> str:
+    """A path as a code span: fenced by one backtick more than the longest run in it, so a backtick in a folder's
+    name cannot end the span early (markup in a code span is shown as text, and needs no entities)."""
+    value = str(text).replace("|", "\\|").replace("\n", " ")
+    longest = max((len(run) for run in re.findall("`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
@@ -129,7 +143,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     for row in report["top"]:
         out.append(
             f"| {_md(row['host'])} | {_md(', '.join(row['users']))} | {human(row['bytes'])} | {row['files']:,} | "
-            f"{human(row['downloads_bytes'])} | {human(row['wheels_bytes'])} | `{_md(row['cache_dir'])}` |"
+            f"{human(row['downloads_bytes'])} | {human(row['wheels_bytes'])} | {_md_code(row['cache_dir'])} |"
         )
     if report["rest"]["caches"]:
         rest = report["rest"]

@@ -122,7 +122,15 @@ def test_hostile_names_are_escaped() -> None:
     report = report_filter.pip_cache_report([{"caches": [_cache("<b>x</b>", "/tmp/<script>alert(1)</script>|x", http=10)]}], ["h<1>"], top=5)
     page = render_filter.pip_cache_report_render(report, "html")
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "/tmp/<script>alert(1)</script>\\|x" in render_filter.pip_cache_report_render(report, "markdown")
+    markdown = render_filter.pip_cache_report_render(report, "markdown")
+    assert "`/tmp/<script>alert(1)</script>\\|x`" in markdown  # a code span shows markup as text
+    assert "<b>" not in markdown and "&lt;b&gt;x&lt;/b&gt;" in markdown and "h&lt;1&gt;" in markdown  # elsewhere, entities
+
+
+def test_a_backtick_in_a_path_cannot_end_its_code_span() -> None:
+    report = report_filter.pip_cache_report([{"caches": [_cache("u", "/tmp/a`<img src=x onerror=alert(1)>``b", http=10)]}], ["h"], top=5)
+    markdown = render_filter.pip_cache_report_render(report, "markdown")
+    assert "```/tmp/a`<img src=x onerror=alert(1)>``b```" in markdown, markdown
 
 
 def test_a_newline_in_a_path_cannot_forge_a_table_row() -> None:
