@@ -151,7 +151,9 @@ class Outcome:
     ``files`` and ``bytes`` are what pip's "Files removed" counts: the files the request selected (wheels, HTTP files,
     and the extras asked for). ``extra_files`` and ``extra_bytes`` are the files that go only because their folder
     goes with its entry (``origin.json`` and other non-wheel files of a wheel's folder) and the legacy
-    ``selfcheck.json``: pip >= 26 removes them too, and counts none of them.
+    ``selfcheck.json``: pip >= 26 removes them too, and counts none of them. ``spared_entries`` and ``spared_bytes``
+    are the entries the request would have taken but left alone as younger than ``min_age`` (what a running pip may
+    be writing or about to install).
     """
 
     files: int = 0
@@ -160,6 +162,8 @@ class Outcome:
     bytes: int = 0
     extra_files: int = 0
     extra_bytes: int = 0
+    spared_entries: int = 0
+    spared_bytes: int = 0
     gone: GoneEntries = field(default_factory=lambda: GoneEntries(100))
     errors: WalkErrors = field(default_factory=WalkErrors)
     warnings: list[str] = field(default_factory=list)
@@ -173,6 +177,8 @@ class Outcome:
             "freed": human_size(self.bytes),
             "extra_files": self.extra_files,
             "extra_bytes": self.extra_bytes,
+            "spared_entries": self.spared_entries,
+            "spared_bytes": self.spared_bytes,
             "largest": self.gone.items(),
             "largest_truncated": self.gone.truncated,
             "errors": self.errors.items,
@@ -416,6 +422,12 @@ class _Remover:
     def _young(self, mtime: float) -> bool:
         return self.request.min_age > 0 and self.request.now - mtime < self.request.min_age
 
+    def _spare(self, size: int, count: int = 1) -> None:
+        """An entry the request selects, left alone because it is younger than min_age."""
+        if not self.counting:
+            self.outcome.spared_entries += count
+            self.outcome.spared_bytes += size
+
     def _prune_take(self, mtime: float, size: int, *, is_http: bool) -> bool:
         request = self.request
         if (is_http and request.ci) or (request.max_age is not None and request.now - mtime > request.max_age):
@@ -562,6 +574,7 @@ class _Remover:
         if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
             return
         if self._young(info.st_mtime):
+            self._spare(0 if stat.S_ISLNK(info.st_mode) else info.st_size)
             return
         if not self.dry_run:
             try:
@@ -670,6 +683,8 @@ class _HttpFolder(_Folder):
         take = False
         if remover._young(mtime):
             take = False
+            if request.mode != "absent" or request.http_all or (request.http_projects and remover._take_download(listing, items)):
+                remover._spare(size)
         elif request.mode == "purged" or (request.mode == "absent" and request.http_all):
             take = True
         elif request.mode == "absent" and request.http_projects and request.identify is not None and request.matcher is not None:
@@ -733,16 +748,14 @@ class _WheelFolder(_Folder):
             self.group.add(item)
             return
         take = False
-        if not remover._young(item.mtime):
-            if request.mode == "purged":
-                matcher = request.matcher or NameMatcher(glob="*")
-                take = (
-                    matcher.matches_filename(item.name)
-                    or "stray_wheels" in request.purge_extras
-                    or (self.in_build_dir and "build_dirs" in request.purge_extras)
-                )
-            elif request.mode == "absent" and request.matcher is not None:
-                take = request.matcher.matches_filename(item.name)
+        if request.mode == "purged":
+            matcher = request.matcher or NameMatcher(glob="*")
+            take = matcher.matches_filename(item.name) or "stray_wheels" in request.purge_extras or (self.in_build_dir and "build_dirs" in request.purge_extras)
+        elif request.mode == "absent" and request.matcher is not None:
+            take = request.matcher.matches_filename(item.name)
+        if take and remover._young(item.mtime):
+            take = False
+            remover._spare(item.size)
         if remover.counting:
             return
         if take:
@@ -764,6 +777,8 @@ class _WheelFolder(_Folder):
             # min_age or a build inside may keep. Counted, they would leave the cache over max_size, for the next run.
             newest, size = self.group_newest, self.group_bytes
             take = not remover._young(newest) and remover._prune_take(newest, size, is_http=False)
+            if remover._young(newest):
+                remover._spare(size, sum(1 for _item in self.group))
             if remover.counting:
                 return False
             if not take:
@@ -792,7 +807,11 @@ class _SelfcheckFolder(_Folder):
 
     def file(self, item: FileItem) -> None:
         remover = self.remover
-        if remover._young(item.mtime) or not remover._unlink(self.listing, item):
+        if remover._young(item.mtime):
+            remover._spare(item.size)
+            self.kept = True
+            return
+        if not remover._unlink(self.listing, item):
             self.kept = True
             return
         remover.outcome.entries += 1

@@ -507,10 +507,14 @@ def resolve(
     if not owner_ok:
         # pip's ownership check disabled it: source says so, as for no-cache-dir; configured_source keeps where the
         # folder it refused came from.
-        reason = (
-            f"the directory '{directory}' or its parent directory is not owned or is not writable by the user; "
-            "pip disables the cache (after 'sudo pip', give the files back to their owner)"
-        )
+        # The advice fits the cause: a default folder left to root by 'sudo pip' wants its files back; a folder the
+        # user's configuration or environment chose is the wrong place for this user's cache.
+        if source == "default":
+            advice = "after 'sudo pip', give the files back to their owner"
+        else:
+            chooser = {"env": "the environment", "config": "the configuration"}.get(source, "the option")
+            advice = f"it was chosen by {chooser}: point it at a folder of this user's"
+        reason = f"the directory '{directory}' or its parent directory is not owned or is not writable by the user; pip disables the cache ({advice})"
         return Resolution(command, None, directory, "disabled", chosen, True, reason, None, False, config.files, [reason], configured_source=source)
     return Resolution(command, directory, directory, source, chosen, False, None, None, owner_ok, config.files, configured_source=source)
 

@@ -127,7 +127,7 @@ def remove_each(
     refused = homes()
     caches: list[dict[str, Any]] = []
     by_dir: dict[str, dict[str, Any]] = {}
-    totals = {"files": 0, "dirs": 0, "entries": 0, "bytes": 0, "extra_files": 0, "extra_bytes": 0}
+    totals = {"files": 0, "dirs": 0, "entries": 0, "bytes": 0, "extra_files": 0, "extra_bytes": 0, "spared_entries": 0, "spared_bytes": 0}
     items: list[dict[str, Any]] = []
     truncated = False
     error_count = 0
@@ -168,6 +168,7 @@ def remove_each(
             total = before_scan.total
             return {
                 "before": {"entries": total.entries, "files": total.files, "bytes": total.bytes},
+                "exists": before_scan.exists,
                 "removed": outcome.as_dict(),
                 "warnings": before_scan.warnings + [warning for warning in outcome.warnings if warning not in before_scan.warnings],
             }
@@ -197,6 +198,7 @@ def remove_each(
             "cache_dir": directory,
             "users": [target.account.name],
             "source": resolution.source,
+            "exists": done["exists"],
             "removed": removed,
             "before": before,
             "after": after,
@@ -219,7 +221,7 @@ def remove_each(
     changed = totals["files"] > 0 or totals["extra_files"] > 0 or totals["dirs"] > 0
     removed_all = dict(totals, freed=human_size(totals["bytes"]), largest=items, largest_truncated=truncated)
     result: dict[str, Any] = {
-        "about": about_lines(caches, removed_all, dry_run=dry_run),
+        "about": about_lines(caches, removed_all, dry_run=dry_run, min_age=request.min_age),
         "changed": changed,
         "removed": removed_all,
         "before": dict(before_all, size=human_size(before_all["bytes"])),
@@ -238,28 +240,59 @@ def entry_words(entry: dict[str, Any]) -> str:
     return f"{entry['kind']}: {name}, {entry['size']}" if name else f"{entry['kind']}, {entry['size']}"
 
 
-def about_lines(caches: list[dict[str, Any]], removed: dict[str, Any], *, dry_run: bool) -> list[str]:
-    """The result in a few lines for people: what went (or would go) from each cache, and the largest entries."""
+def about_lines(caches: list[dict[str, Any]], removed: dict[str, Any], *, dry_run: bool, min_age: float) -> list[str]:
+    """The result in a few lines for people: what went (or would go) from each cache with the entries younger than
+    min_age it left alone, the total with several caches, then the largest entries, each with its users."""
     verb = "would free" if dry_run else "freed"
     lines = []
+    owners: dict[str, str] = {}
+    acted = 0
     for item in caches:
         users = ", ".join(item.get("users") or [])
         if item.get("failed"):
             lines.append(f"{users}: left alone: {item.get('error')}")
         elif item.get("cache_dir") is None:
-            lines.append(f"{users}: pip's cache is disabled ({item.get('disabled_reason') or item.get('source')}): nothing to do")
+            lines.append(f"{users}: pip's cache is disabled, nothing to do: {item.get('disabled_reason') or item.get('source')}")
+        elif not item.get("exists", True):
+            lines.append(f"{users}: {item['cache_dir']}: not there, nothing to do")
         else:
+            acted += 1
+            owners[item["cache_dir"]] = users
             done = item["removed"]
-            lines.append(
-                f"{users}: {item['cache_dir']}: {verb} {human_size(done['bytes'] + done['extra_bytes'])} ({done['entries']:,} entries, "
-                f"{done['files'] + done['extra_files']:,} files); {human_size(item['before']['bytes'])} -> {human_size(item['after']['bytes'])}"
+            line = (
+                f"{users}: {item['cache_dir']}: {verb} {human_size(done['bytes'] + done['extra_bytes'])}"
+                f" ({_count(done['entries'], 'entry', 'entries')}, {_count(done['files'] + done['extra_files'], 'file', 'files')});"
+                f" {human_size(item['before']['bytes'])} -> {human_size(item['after']['bytes'])}"
             )
+            if done.get("spared_entries"):
+                line += (
+                    f"; {_count(done['spared_entries'], 'entry', 'entries')} ({human_size(done['spared_bytes'])}) younger than"
+                    f" min_age={age_words(min_age)} left alone"
+                )
+            lines.append(line)
+    if acted > 1:
+        total = human_size(removed["bytes"] + removed["extra_bytes"])
+        lines.append(f"total: {verb} {total} ({_count(removed['entries'], 'entry', 'entries')}) from {acted} caches")
     for entry in removed["largest"]:
-        lines.append("  " + entry_words(entry) + ("" if entry.get("project") else f": {entry['path']}"))
+        whose = f"{owners[entry['cache_dir']]}: " if acted > 1 and entry.get("cache_dir") in owners else ""
+        lines.append("  " + whose + entry_words(entry) + ("" if entry.get("project") else f": {entry['path']}"))
     rest = removed["entries"] - len(removed["largest"])
     if rest > 0:
-        lines.append(f"  ... and {rest:,} more entries")
+        lines.append(f"  ... and {_count(rest, 'more entry', 'more entries')}")
     return lines
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number:,} {one if number == 1 else many}"
+
+
+def age_words(seconds: float) -> str:
+    """An age as the options take it: ``5m``, ``12h``, ``30d``, ``45s``."""
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole >= size and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
 
 
 def _chosen_by(target: Target) -> str:

@@ -182,7 +182,9 @@ RETURN = r"""
 about:
   description:
     - The result in a few lines for people (first in Ansible's output) - what each cache freed (or, in check mode, would
-      free), its size before and after, then the largest entries that went by kind, project and version, and how many more.
+      free), its size before and after, the entries younger than O(min_age) it left alone, a total with several caches,
+      then the largest entries that went by kind, project and version (with their users, when there are several
+      caches), and how many more.
     - Sizes here and in every C(freed) and C(size) field are in pip's decimal units (C(kB), C(MB); then C(GB), C(TB)
       where pip goes on counting megabytes); the raw bytes are beside them in the data.
   returned: success
@@ -232,6 +234,16 @@ removed:
       description: Bytes of the files in RV(removed.extra_files).
       type: int
       sample: 1520
+    spared_entries:
+      description:
+        - Entries the request selects but left alone because they are younger than O(min_age) - what a running pip may
+          be writing or about to install. RV(about) says so beside the figures; O(min_age=0) takes them too.
+      type: int
+      sample: 2
+    spared_bytes:
+      description: Bytes of the entries in RV(removed.spared_entries).
+      type: int
+      sample: 378112
     largest:
       description:
         - The largest entries removed, at most O(limit), largest first, each as people name it - C(kind) (V(download),

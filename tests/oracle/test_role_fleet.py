@@ -164,3 +164,7 @@ def test_a_relative_report_dir_is_relative_to_where_ansible_playbook_runs(fleet:
         assert f"Files: {folder}/" in run.stdout, run.explain()
         assert json.loads((folder / "report.json").read_text())["totals"]["caches"] == 1, name
         assert not (installed / name).exists(), f"{name}: nothing is written inside the installed collection"
+    # A pattern that matches no host (the README's command without -i matches none): the report says what to do.
+    run = playbook("fleet.cache.report", inventory, fleet["base"], extra_vars={"pip_cache_hosts": "nosuchgroup", "pip_cache_report_dir": "./empty-report"})
+    assert run.returncode == 0, run.explain()
+    assert "No host matched nosuchgroup: give an inventory (-i INVENTORY)" in run.stdout, run.explain()

@@ -724,6 +724,9 @@ def test_ownership_check_disables_and_says_so(tmp_path, how, expected_source):
     assert (result.cache_dir, result.disabled, result.owner_ok) == (None, True, False)
     assert (result.source, result.configured_source, result.configured_dir) == ("disabled", expected_source, os.path.realpath(expected_dir))
     assert "not owned or is not writable by the user" in result.disabled_reason
+    # The advice fits the cause: 'sudo pip' left the default folder to root; a chosen folder is the wrong place.
+    advice = {"option": "chosen by the option", "env": "chosen by the environment", "config": "chosen by the configuration", "default": "after 'sudo pip'"}
+    assert advice[how] in result.disabled_reason and (("sudo pip" in result.disabled_reason) == (how == "default")), result.disabled_reason
     as_dict = result.as_dict()
     assert (as_dict["source"], as_dict["configured_source"]) == ("disabled", expected_source)
     assert type(result).from_data(result.to_data()) == result

@@ -199,6 +199,49 @@ def test_missing_cache_is_not_a_change(run_module, tmp_path):
     code, result = run_module(pip_cache, {"state": "purged", "cache_dir": missing})
     assert (code, result["changed"]) == (0, False)
     assert not os.path.exists(missing)
+    assert result["about"] == [f"{result['caches'][0]['users'][0]}: {missing}: not there, nothing to do"]
+
+
+@pytest.mark.parametrize("args", [{"state": "purged"}, {"state": "absent", "name": ["tiny"]}, {"state": "pruned", "max_size": "0"}])
+def test_entries_younger_than_min_age_are_counted_and_said(run_module, cache, build_tree, args):
+    """The default min_age (5m) spares what a running pip just wrote; the result says so instead of a silent 0."""
+    build_tree(cache, {"wheels/99/88/77/66/tiny-2.0-py3-none-any.whl": (700, 0), "wheels/99/88/77/66/origin.json": (20, 0)})
+    _code, result = run_module(pip_cache, dict(args, cache_dir=cache, _ansible_check_mode=True))
+    removed = result["removed"]
+    assert (removed["spared_entries"], removed["spared_bytes"]) == (1, 700), removed
+    assert "1 entry (700 bytes) younger than min_age=5m left alone" in result["about"][0], result["about"]
+    _code, now = run_module(pip_cache, dict(args, cache_dir=cache, min_age="0", _ansible_check_mode=True))
+    assert (now["removed"]["spared_entries"], now["removed"]["spared_bytes"]) == (0, 0)
+    assert now["removed"]["entries"] >= removed["entries"] + 1 and "left alone" not in now["about"][0]
+
+
+def test_about_names_each_cache_its_users_and_the_total():
+    """Several caches: one line each, a total, and each largest entry with the users of its cache."""
+    entry = {"kind": "download", "project": "idna", "version": "3.10", "bytes": 69000, "size": "69 kB"}
+    done = {"bytes": 69000, "extra_bytes": 0, "entries": 1, "files": 2, "extra_files": 0, "spared_entries": 0, "spared_bytes": 0}
+    caches = [
+        {"cache_dir": "/root/.cache/pip", "users": ["root"], "exists": True, "removed": done, "before": {"bytes": 69000}, "after": {"bytes": 0}},
+        {"cache_dir": "/home/a/.cache/pip", "users": ["a", "b"], "exists": True, "removed": done, "before": {"bytes": 69000}, "after": {"bytes": 0}},
+        {"cache_dir": "/home/c/.cache/pip", "users": ["c"], "exists": False, "removed": done, "before": {"bytes": 0}, "after": {"bytes": 0}},
+        {"cache_dir": None, "users": ["d"], "disabled_reason": "PIP_NO_CACHE_DIR in the environment"},
+    ]
+    removed = {
+        "bytes": 138000,
+        "extra_bytes": 0,
+        "entries": 3,
+        "largest": [dict(entry, cache_dir="/home/a/.cache/pip"), dict(entry, cache_dir="/root/.cache/pip")],
+    }
+    assert _cache_task_cache.about_lines(caches, removed, dry_run=True, min_age=300) == [
+        "root: /root/.cache/pip: would free 69 kB (1 entry, 2 files); 69 kB -> 0 bytes",
+        "a, b: /home/a/.cache/pip: would free 69 kB (1 entry, 2 files); 69 kB -> 0 bytes",
+        "c: /home/c/.cache/pip: not there, nothing to do",
+        "d: pip's cache is disabled, nothing to do: PIP_NO_CACHE_DIR in the environment",
+        "total: would free 138 kB (3 entries) from 2 caches",
+        "  a, b: download: idna 3.10, 69 kB",
+        "  root: download: idna 3.10, 69 kB",
+        "  ... and 1 more entry",
+    ]
+    assert [_cache_task_cache.age_words(seconds) for seconds in (300, 3600, 86400 * 30, 45, 90)] == ["5m", "1h", "30d", "45s", "90s"]
 
 
 @pytest.fixture
