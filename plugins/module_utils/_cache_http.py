@@ -30,7 +30,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import IO, Any, Optional
 
-from ._cache_common import normalize_name, parse_sdist_filename, parse_wheel_filename
+from ._cache_common import human_size, normalize_name, parse_sdist_filename, parse_wheel_filename
 
 # Imported here, not when first used: zipfile decodes names as cp437 and METADATA parses into email.message. The
 # process acting for a user may be unable to read the interpreter's own library (a Python under root's home), so
@@ -361,7 +361,8 @@ def list_downloads(cache_dir: str, *, requirements: Optional[list[Any]] = None, 
                 "name": identity.name,
                 "normalized_name": identity.normalized,
                 "version": identity.version,
-                "size": sum(item.size for item in items),
+                "bytes": sum(item.size for item in items),
+                "size": human_size(sum(item.size for item in items)),
                 "files": len(items),
                 "mtime": iso_time(max(item.mtime for item in items)),
             },

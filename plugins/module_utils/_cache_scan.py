@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from . import _cache_parallel, _cache_walk
-from ._cache_common import InvalidValue, iso_time, normalize_name, parse_wheel_filename, pip_format_size
+from ._cache_common import InvalidValue, human_size, iso_time, normalize_name, parse_wheel_filename, pip_format_size
 from ._cache_walk import MAX_DEPTH, FileItem, FolderVisit, Listing, WalkErrors, walk
 
 BUCKETS = ("http-v2", "http", "wheels", "selfcheck")
@@ -226,7 +226,8 @@ class WheelItem:
             "version": wheel.version if wheel else None,
             "build": (wheel.build or None) if wheel else None,
             "tags": f"{wheel.python}-{wheel.abi}-{wheel.platform}" if wheel else None,
-            "size": self.size,
+            "bytes": self.size,
+            "size": human_size(self.size),
             "mtime": iso_time(self.mtime),
             "pip_line": pip_list_line(self.filename, self.size),
         }

@@ -118,8 +118,8 @@ def totals_of(caches: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("bytes", "files", "entries", "dirs"):
         totals[key] = sum(int(item["total"].get(key) or 0) for item in counted)
     totals["size"] = human_size(totals["bytes"])
-    for key in ("http_size", "wheels_size"):
-        totals[key] = sum(int(item["pip_cache_info"].get(key) or 0) for item in counted if isinstance(item.get("pip_cache_info"), dict))
+    for key, figure in (("http_bytes", "http_size"), ("wheels_bytes", "wheels_size")):
+        totals[key] = sum(int(item["pip_cache_info"].get(figure) or 0) for item in counted if isinstance(item.get("pip_cache_info"), dict))
     times = [item["total"][key] for item in counted for key in ("oldest", "newest") if item["total"].get(key)]
     totals["oldest"] = min(times) if times else None
     totals["newest"] = max(times) if times else None

@@ -119,14 +119,16 @@ about:
 totals:
   description:
     - The figures across every cache reported, each directory counted once (RV(caches[].shared_with)) - C(caches),
-      C(users), C(disabled), C(failed), C(bytes), C(size), C(files), C(entries), C(dirs), C(http_size) and
-      C(wheels_size) (the bytes of pip's two figures), C(oldest) and C(newest).
+      C(users), C(disabled), C(failed), C(bytes), C(size), C(files), C(entries), C(dirs), C(http_bytes) and
+      C(wheels_bytes) (the bytes of pip's two figures), C(oldest) and C(newest).
+    - Throughout the results, C(bytes) and C(*_bytes) are raw byte counts and C(size) is the same in words, in pip's
+      decimal units; the C(*_size) figures of RV(caches[].pip_cache_info) keep the names of pip's own lines.
     - The result gives each cache's figures once, in its RV(caches) entry; nothing of an entry is repeated at the top
       level, also for a single user (read the first item of RV(caches) there).
   returned: success
   type: dict
   sample: {caches: 1, users: 2, disabled: 1, failed: 0, bytes: 32456123, size: 32.5 MB, files: 92, entries: 45, dirs: 120,
-           http_size: 31221556, wheels_size: 1234567, oldest: "2026-01-02T03:04:05Z", newest: "2026-11-20T10:00:00Z"}
+           http_bytes: 31221556, wheels_bytes: 1234567, oldest: "2026-01-02T03:04:05Z", newest: "2026-11-20T10:00:00Z"}
 failed_users:
   description:
     - The users whose cache could not be reported (a configuration file pip rejects, a process acting as them that
@@ -247,7 +249,8 @@ caches:
       type: list
       elements: dict
       sample:
-        - {filename: tiny-1.0-py3-none-any.whl, name: tiny, version: "1.0", tags: py3-none-any, size: 1234, pip_line: " - tiny-1.0-py3-none-any.whl (1.2 kB)"}
+        - {filename: tiny-1.0-py3-none-any.whl, name: tiny, version: "1.0", tags: py3-none-any, bytes: 1234, size: 1.2 kB,
+           pip_line: " - tiny-1.0-py3-none-any.whl (1.2 kB)"}
     wheels_count:
       description: How many wheels were selected, whatever O(limit).
       type: int
@@ -260,7 +263,7 @@ caches:
       description: With O(downloads), the HTTP cache's entries identified by content.
       type: list
       elements: dict
-      sample: [{kind: wheel, name: PyYAML, version: "6.0.2", size: 812345, files: 2}]
+      sample: [{kind: wheel, name: PyYAML, version: "6.0.2", bytes: 812345, size: 812 kB, files: 2}]
     downloads_count:
       description: With O(downloads), how many entries were selected.
       type: int

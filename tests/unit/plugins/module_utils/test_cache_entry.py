@@ -52,7 +52,7 @@ def test_engine_module_has_every_member_the_tasks_use():
 def test_run_reports_a_cache(cache):
     result = run("pip_cache_info", params_for("pip_cache_info", cache_dir=cache))
     assert result["changed"] is False and "failed" not in result
-    assert result["caches"][0]["pip_cache_info"]["wheels_count"] == 3 and result["totals"]["wheels_size"] > 0
+    assert result["caches"][0]["pip_cache_info"]["wheels_count"] == 3 and result["totals"]["wheels_bytes"] > 0
 
 
 def test_check_mode_and_diff_reach_the_task(cache, tree_fingerprint):

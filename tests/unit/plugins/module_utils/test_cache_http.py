@@ -17,6 +17,7 @@ import zipfile
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils import _cache_http as http
+from ansible_collections.fleet.cache.plugins.module_utils._cache_common import human_size
 from ansible_collections.fleet.cache.plugins.module_utils._cache_http import Identity, identify_entry, identify_for_removal, list_downloads
 from ansible_collections.fleet.cache.plugins.module_utils._cache_version import parse_requirement
 
@@ -357,7 +358,8 @@ def test_list_downloads_identifies_every_entry(tmp_path):
     first = next(item for item in items if item["version"] == "6.0.1")
     base = os.path.join(str(tmp_path), "http-v2", "a", "b", "c", "d", "e", "k1")
     assert first["path"] == base
-    assert first["size"] == os.path.getsize(base) + os.path.getsize(base + ".body")
+    assert first["bytes"] == os.path.getsize(base) + os.path.getsize(base + ".body")
+    assert first["size"] == human_size(first["bytes"])
     assert first["mtime"].endswith("Z")
     assert [item["path"] for item in items] == sorted(item["path"] for item in items)
 

@@ -113,13 +113,14 @@ def test_scan_lists_wheels_with_matcher_sorted_and_capped(cache):
     ]
     item = result.wheels.items()[0].as_dict()
     assert item["path"] == os.path.join(cache, "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl")
-    assert (item["name"], item["normalized_name"], item["version"], item["build"], item["tags"], item["size"]) == (
+    assert (item["name"], item["normalized_name"], item["version"], item["build"], item["tags"], item["bytes"], item["size"]) == (
         "Foo_Bar",
         "foo-bar",
         "2.0",
         None,
         "py3-none-any",
         5000,
+        "5.0 kB",
     )
     assert item["pip_line"] == " - Foo_Bar-2.0-py3-none-any.whl (5.0 kB)"
     capped = scan(cache, list_matcher=NameMatcher(glob="*"), list_limit=2)
