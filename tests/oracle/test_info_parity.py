@@ -139,7 +139,8 @@ def test_cache_disabled_by_ownership_says_so(newest_pip: OraclePip, tmp_path: Pa
     # The module's own user is root, whose configuration files are not this test's: an empty config folder instead.
     isolated = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
     result = adhoc("fleet.cache.pip_cache_info", {"environment": dict(settings, **isolated), "python": str(newest_pip.python)}, tmp_path)
-    assert (result["caches"][0]["cache_dir"], result["caches"][0]["source"], result["caches"][0]["disabled"]) == (None, "disabled", True), result  # type: ignore[index]
+    entry = result["caches"][0]  # type: ignore[index]
+    assert (entry["cache_dir"], entry["source"], entry["disabled"]) == (None, "disabled", True), result
     assert "not owned or is not writable" in str(result["caches"][0]["disabled_reason"])  # type: ignore[index]
     resolution = result["caches"][0]["resolution"]  # type: ignore[index]
     assert (resolution["configured_source"], resolution["configured_dir"]) == (how, str(foreign))
