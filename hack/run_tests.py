@@ -7,13 +7,21 @@ Stages, in order (each one's full output goes to .build/reports/STAGE.log):
   sanity       ansible-test sanity, every test; missing programs/interpreters are reported as skipped
   units        ansible-test units --venv on each target Python (3.9 .. newest supported) found here
   integration  ansible-test integration --local (the venv's python) on tests/integration/targets/*
-  oracle       pytest tests/oracle (the differential tests against real pip), run from the checkout
+  oracle       pytest tests/oracle (the differential tests against real pip), run from the checkout, a process per file
   lint         ruff check, ruff format --check, mypy (plugins/), ansible-lint (roles/, playbooks/)
 
+After copy, two lanes run side by side (most of the run is one busy process at a time; the machine has two cores):
+one runs the oracle's test files, longest first, one pytest process each; the other runs sanity, units, integration
+and lint one after the other, then takes the oracle files that are left. They share nothing they write: the
+ansible-test stages work in the copy's tests/output, the oracle tests from the checkout in temporary folders, each
+stage (and oracle file) has its own log. Each progress line on the console starts with the time since the lanes
+started and the stage's name; a stage's block (its notes, its counts) is printed when it ends, the summary table
+last, in the order above.
+
 The last line printed is "N passed, N failed, N skipped"; the exit status is 1 when anything failed.
-Environment knobs: V=1 prints every stage's full output; STAGES="sanity units" runs only those;
-INTEGRATION_ARGS / SANITY_ARGS / UNITS_ARGS / PYTEST_ARGS add arguments to those commands.
-Standard library only (it runs before anything else is known to work).
+Environment knobs: V=1 prints every stage's full output; STAGES="sanity units" runs only those; JOBS=1 runs one
+stage at a time, in the order above; INTEGRATION_ARGS / SANITY_ARGS / UNITS_ARGS / PYTEST_ARGS add arguments to
+those commands. Standard library only (it runs before anything else is known to work).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -46,6 +55,8 @@ VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 VERBOSE = os.environ.get("V", "") not in ("", "0")
 PLAIN = bool(os.environ.get("CI")) or not sys.stdout.isatty()
 LINT_PATHS = ("plugins", "tests", "hack", "bench")
+ORDER = ("copy", "sanity", "units", "integration", "oracle", "lint")
+ALONE = ("oracle",)  # the lane of its own; the other stages share the second lane (they share the copy's tests/output)
 
 # Lines of pip chatter that say nothing about the tests (the host's pip config makes a lot of it).
 NOISE = re.compile(
@@ -62,6 +73,7 @@ class Result:
     failed: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    cpu: Optional[float] = None  # CPU seconds of the stage's commands, when not those of its thread (the oracle's files)
     notes: list[str] = field(default_factory=list)
 
     def add(self, other: tuple[int, int, int]) -> None:
@@ -70,32 +82,75 @@ class Result:
         self.skipped += other[2]
 
 
+CONSOLE = threading.Lock()
+STARTED = [time.monotonic()]  # when the lanes started (set again by main)
+_LANE = threading.local()  # .stage: the stage this thread runs; .cpu: CPU seconds of the commands it ran
+# What must not run at the same time as what (stages and oracle files, either way round), and why.
+APART = {
+    ("integration", "test_attacks.py"): "the attacks make local accounts with hostile pip configurations and caches, and the "
+    "pip_cache_info target asserts on every account of the host (user=all)",
+}
+BUSY = threading.Condition()  # guards ACTIVE and the oracle queue
+ACTIVE: set[str] = set()  # the stages and oracle files running now
+
+
+def clashes(name: str) -> list[str]:
+    """What runs now that must not run beside ``name`` (call with BUSY held)."""
+    return sorted({other for pair in APART if name in pair for other in pair if other != name} & ACTIVE)
+
+
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    with CONSOLE:
+        print(text, flush=True)
+
+
+def stage_name() -> str:
+    return getattr(_LANE, "stage", "")
+
+
+def progress(text: str) -> None:
+    """One line of a running stage's progress: the time since the lanes started, the stage's name, the text."""
+    elapsed = int(time.monotonic() - STARTED[0])
+    say(f"   {elapsed // 60:02d}:{elapsed % 60:02d} {stage_name()}: {text}")
 
 
 def rel(path: str) -> str:
     return os.path.relpath(path, ROOT)
 
 
-def run(cmd: list[str], log: str, cwd: str = ROOT, env: Optional[dict[str, str]] = None, append: bool = False, progress: Optional[str] = None) -> int:
-    """Run cmd with its output in log (and on the console with V=1); return its exit status.
-
-    Lines that start with ``progress`` are shown on the console in any case (a long stage's sign of life)."""
+def run(
+    cmd: list[str],
+    log: str,
+    cwd: str = ROOT,
+    env: Optional[dict[str, str]] = None,
+    append: bool = False,
+    show: Optional[Callable[[str], Optional[str]]] = None,
+) -> int:
+    """Run cmd with its output in log (and on the console with V=1, each line after the stage's name); return its
+    exit status. ``show`` picks the lines shown as progress in any case (a long stage's sign of life): it returns
+    the text to show for a line, or None. The log's last line for the command gives its time and CPU time (the
+    processes it waited for included), and the CPU time adds up in this thread's _LANE.cpu."""
     with open(log, "a" if append else "w", encoding="utf-8", errors="replace") as out:
         out.write(f"$ cd {shlex.quote(rel(cwd) or '.')} && {shlex.join(cmd)}\n")
         out.flush()
+        started = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace")
             out.write(line)
+            shown = show(line) if show else None
             if VERBOSE and not NOISE.search(line):
-                sys.stdout.write("    " + line)
-            elif progress and progress in line:  # pytest's dots may stand before it on the same line
-                sys.stdout.write("    " + line[line.index(progress) + len(progress) :])
-                sys.stdout.flush()
-        return proc.wait()
+                say(f"    {stage_name()}| {line.rstrip()}")
+            elif shown:
+                out.flush()
+                progress(shown)
+        _pid, status, usage = os.wait4(proc.pid, 0)  # wait() with the CPU time it used
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        cpu = usage.ru_utime + usage.ru_stime
+        _LANE.cpu = getattr(_LANE, "cpu", 0.0) + cpu
+        out.write(f"$ exit {proc.returncode} after {time.monotonic() - started:.0f}s, {cpu:.0f}s CPU\n")
+        return proc.returncode
 
 
 def log_size(log: str) -> int:
@@ -276,6 +331,7 @@ def stage_units(result: Result, env: dict[str, str], available: dict[str, str], 
     for version in versions:
         before = set(glob.glob(os.path.join(COPY, "tests", "output", "junit", "*.xml")))
         offset = log_size(log)
+        started = time.monotonic()
         cmd = ["ansible-test", "units", "--venv", "--python", version, *COLOR, *shlex.split(os.environ.get("UNITS_ARGS", ""))]
         status = run(cmd, log, cwd=COPY, env=env, append=True)
         files = sorted(set(glob.glob(os.path.join(COPY, "tests", "output", "junit", f"python{version}-*-units.xml"))) - before)
@@ -287,6 +343,7 @@ def stage_units(result: Result, env: dict[str, str], available: dict[str, str], 
             result.failed += 1
             summary += f" (ansible-test exited {status}; see {rel(log)})"
         result.notes.append(summary)
+        progress(f"{summary} ({time.monotonic() - started:.0f}s)")
         for failure in failures[:20]:
             result.notes.append("FAILED " + failure.splitlines()[0])
         if status != 0:
@@ -320,7 +377,12 @@ def stage_integration(result: Result, env: dict[str, str]) -> None:
     log = os.path.join(REPORTS, "integration.log")
     fresh_output("junit", "data")
     cmd = ["ansible-test", "integration", "--local", "--continue-on-error", *COLOR, *shlex.split(os.environ.get("INTEGRATION_ARGS", ""))]
-    status = run(cmd, log, cwd=COPY, env=env)
+
+    def target_started(line: str) -> Optional[str]:
+        started = re.match(r"Running (\S+) integration test (role|script)", line)
+        return f"target {started.group(1)}" if started else None
+
+    status = run(cmd, log, cwd=COPY, env=env, show=target_started)
     ran: list[str] = []
     failed: list[str] = []
     with open(log, encoding="utf-8", errors="replace") as handle:
@@ -358,21 +420,204 @@ def stage_integration(result: Result, env: dict[str, str]) -> None:
         show_tail(result, log)
 
 
-def stage_oracle(result: Result, env: dict[str, str]) -> None:
-    if not os.path.isdir(os.path.join(ROOT, "tests", "oracle")):
+ORACLE = os.path.join(ROOT, "tests", "oracle")
+ORACLE_REPORTS = os.path.join(REPORTS, "oracle")
+# Seconds each oracle file took on an idle 2-core machine (2026-12-07): the longest start first, so that the lane
+# that joins last finds short files left. A file not listed counts as ORACLE_UNKNOWN; only the order depends on this.
+ORACLE_SECONDS = {
+    "test_hardening.py": 153,
+    "test_role_policy.py": 139,
+    "test_attacks.py": 107,
+    "test_pip_config.py": 73,
+    "test_docs.py": 62,
+    "test_role_fleet.py": 57,
+    "test_users_and_prune.py": 45,
+    "test_bench_smoke.py": 42,
+    "test_info_parity.py": 35,
+    "test_oracle.py": 30,
+    "test_resolve_parity.py": 25,
+    "test_remove_parity.py": 24,
+    "test_role_cli.py": 21,
+    "test_role_windows.py": 18,
+    "test_inputs.py": 16,
+    "test_windows_transport.py": 9,
+    "test_role_report_filter.py": 1,
+}
+ORACLE_UNKNOWN = 30
+
+
+def pytest_cmd(targets: list[str], xml: str) -> list[str]:
+    cmd = [sys.executable, "-m", "pytest", *targets, f"--junitxml={xml}", "-o", "junit_family=xunit2", "-p", "no:cacheprovider"]
+    cmd += ["--color=no"] if PLAIN else []
+    return cmd + shlex.split(os.environ.get("PYTEST_ARGS", ""))
+
+
+def oracle_env(env: dict[str, str]) -> dict[str, str]:
+    return dict(env, ANSIBLE_COLLECTIONS_PATH=INSTALLED)
+
+
+def names_paths(args: list[str]) -> bool:
+    """Whether pytest arguments name tests to run (a path or a node id), rather than only options."""
+    return any(not arg.startswith("-") and ("::" in arg or os.path.exists(os.path.join(ROOT, arg))) for arg in args)
+
+
+@dataclass
+class OracleFile:
+    path: str  # relative to ROOT
+    status: int = -1
+    counts: tuple[int, int, int] = (0, 0, 0)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def stem(self) -> str:
+        return os.path.splitext(os.path.basename(self.path))[0]
+
+    @property
+    def log(self) -> str:
+        return os.path.join(ORACLE_REPORTS, self.stem + ".log")
+
+    @property
+    def xml(self) -> str:
+        return os.path.join(ORACLE_REPORTS, self.stem + ".xml")
+
+
+class OracleQueue:
+    """The oracle's test files, one pytest process each, longest first; the oracle lane works through them and the
+    other lane helps once its own stages are done. Each file is a session of its own: nothing a file's tests do
+    depends on another file having run (the session fixtures build what they need, or find it built, under a lock)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        names = sorted(name for name in os.listdir(ORACLE) if name.startswith("test_") and name.endswith(".py")) if os.path.isdir(ORACLE) else []
+        # Files that must not run beside a stage of the other lane first (done before that stage comes, as a rule),
+        # then the longest first.
+        apart = {name for pair in APART for name in pair}
+        names.sort(key=lambda name: (name not in apart, -ORACLE_SECONDS.get(name, ORACLE_UNKNOWN)))
+        self.files = [OracleFile(os.path.join("tests", "oracle", name)) for name in names]
+        self.pending = list(self.files)
+        self.env = oracle_env(env)
+        self.running = 0
+        self.finished = 0
+
+    def take(self) -> Optional[OracleFile]:
+        """The next file nothing running clashes with (waiting while every pending file clashes), or None: no file left."""
+        with BUSY:
+            while self.pending:
+                for item in self.pending:
+                    if not clashes(item.name):
+                        self.pending.remove(item)
+                        self.running += 1
+                        ACTIVE.add(item.name)
+                        return item
+                BUSY.wait(5.0)
+            return None
+
+    def work(self) -> None:
+        """Run files until none is left (in this thread)."""
+        while True:
+            item = self.take()
+            if item is None:
+                return
+            try:
+                self.run_file(item)
+            finally:
+                with BUSY:
+                    ACTIVE.discard(item.name)
+                    self.running -= 1
+                    self.finished += 1
+                    number = self.finished
+                    BUSY.notify_all()
+            passed, failed, skipped = item.counts
+            figures = f"{passed} passed, {failed} failed, {skipped} skipped ({item.seconds:.0f}s, {item.cpu:.0f}s CPU)"
+            progress(f"[{number}/{len(self.files)}] {item.path}: {figures}")
+
+    def run_file(self, item: OracleFile) -> None:
+        started = time.monotonic()
+        for stale in (item.log, item.xml):
+            if os.path.exists(stale):
+                os.unlink(stale)
+        cpu = getattr(_LANE, "cpu", 0.0)
+        try:
+            item.status = run(pytest_cmd([item.path], item.xml), item.log, env=self.env)
+            if os.path.exists(item.xml):
+                item.counts = junit_counts([item.xml], item.failures)
+        except Exception as exc:  # one file's trouble must not stop the others
+            item.status = -2
+            item.failures.append(f"{item.path}: not run: {type(exc).__name__}: {exc}")
+        item.seconds = time.monotonic() - started
+        item.cpu = getattr(_LANE, "cpu", 0.0) - cpu
+
+    def wait(self) -> None:
+        with BUSY:
+            while self.pending or self.running:
+                BUSY.wait(5.0)
+
+
+def merge_oracle_reports(files: list[OracleFile], log: str, xml: str) -> None:
+    """oracle.log and oracle.xml as one pytest run would write them: the files' logs one after the other, their suites
+    under one <testsuites>."""
+    with open(log, "w", encoding="utf-8", errors="replace") as out:
+        for item in files:
+            if os.path.exists(item.log):
+                with open(item.log, encoding="utf-8", errors="replace") as handle:
+                    out.write(handle.read())
+                out.write("\n")
+    merged = ET.Element("testsuites")
+    for item in files:
+        try:
+            root = ET.parse(item.xml).getroot()
+        except (ET.ParseError, OSError):
+            continue
+        merged.extend(root.iter("testsuite") if root.tag != "testsuite" else [root])
+    ET.ElementTree(merged).write(xml, encoding="utf-8", xml_declaration=True)
+
+
+def stage_oracle(result: Result, env: dict[str, str], queue: Optional[OracleQueue] = None) -> None:
+    if not os.path.isdir(ORACLE):
         result.notes.append("no oracle tests yet (tests/oracle/)")
         return
     log = os.path.join(REPORTS, "oracle.log")
     xml = os.path.join(REPORTS, "oracle.xml")
     if os.path.exists(xml):
         os.unlink(xml)
-    oracle_env = dict(env, ANSIBLE_COLLECTIONS_PATH=INSTALLED)
+    if queue is None:
+        oracle_single(result, env, log, xml)
+        return
+    os.makedirs(ORACLE_REPORTS, exist_ok=True)
+    queue.work()
+    queue.wait()  # for the files the other lane took
+    merge_oracle_reports(queue.files, log, xml)
+    result.cpu = sum(item.cpu for item in queue.files)
+    failures: list[str] = []
+    for item in queue.files:
+        result.add(item.counts)
+        failures.extend(item.failures)
+        if item.status not in (0, 5) and not item.failures:
+            result.failed += 1
+            result.notes.append(f"pytest exited {item.status} on {item.path}; see {rel(item.log)}")
+            show_tail(result, item.log, 0, 60)
+    for failure in failures[:20]:
+        result.notes.append("FAILED " + failure.splitlines()[0])
+    if queue.files and all(item.status == 5 for item in queue.files):
+        result.notes.append("pytest collected no tests")
+
+
+def oracle_single(result: Result, env: dict[str, str], log: str, xml: str) -> None:
+    """One pytest process for tests/oracle (one stage at a time, or PYTEST_ARGS naming what to run)."""
     # hack.pytest_progress: one line per test file as it finishes (python -m puts the checkout on sys.path).
-    cmd = [sys.executable, "-m", "pytest", "tests/oracle", f"--junitxml={xml}", "-o", "junit_family=xunit2", "-p", "no:cacheprovider"]
-    cmd += ["-p", "hack.pytest_progress"]
-    cmd += ["--color=no"] if PLAIN else []
-    cmd += shlex.split(os.environ.get("PYTEST_ARGS", ""))
-    status = run(cmd, log, env=oracle_env, progress="progress: ")
+    args = shlex.split(os.environ.get("PYTEST_ARGS", ""))
+    cmd = [*pytest_cmd([] if names_paths(args) else ["tests/oracle"], xml), "-p", "hack.pytest_progress"]
+    mark = "progress: "  # hack.pytest_progress writes its lines on lines of their own
+
+    def file_done(line: str) -> Optional[str]:
+        return line[len(mark) :].rstrip() if line.startswith(mark) else None
+
+    status = run(cmd, log, env=oracle_env(env), show=file_done)
     failures: list[str] = []
     if os.path.exists(xml):
         result.add(junit_counts([xml], failures))
@@ -444,49 +689,110 @@ def stage_lint(result: Result, env: dict[str, str]) -> None:
 # --- main ----------------------------------------------------------------------------------------
 
 
+def run_stage(name: str, function: Callable[[Result, dict[str, str]], None], env: dict[str, str], side_by_side: bool) -> Result:
+    """Run one stage in this thread; print its block (header, notes, counts) when it ends, or, one stage at a time,
+    its header first as before."""
+    _LANE.stage = name
+    result = Result(name)
+    with BUSY:
+        if clashes(name):
+            progress(f"waits for {', '.join(clashes(name))} to end (see APART in hack/run_tests.py)")
+        while clashes(name):
+            BUSY.wait(5.0)
+        ACTIVE.add(name)
+    if side_by_side:
+        progress("started")
+    else:
+        say(f"== {name}")
+    started = time.monotonic()
+    cpu = getattr(_LANE, "cpu", 0.0)
+    try:
+        function(result, env)
+    except Exception as exc:  # a broken stage must not stop the others
+        result.failed += 1
+        result.notes.append(f"FAILED: stage crashed: {type(exc).__name__}: {exc}")
+    finally:
+        with BUSY:
+            ACTIVE.discard(name)
+            BUSY.notify_all()
+    result.seconds = time.monotonic() - started
+    if result.cpu is None:
+        result.cpu = getattr(_LANE, "cpu", 0.0) - cpu
+    block = [f"== {name}"] if side_by_side else []
+    block += ["   " + note.replace("\n", "\n     ") for note in result.notes]
+    figures = f"{result.passed} passed, {result.failed} failed, {result.skipped} skipped"
+    block.append(f"   -> {figures} ({result.seconds:.0f}s, {result.cpu:.0f}s CPU)")
+    say("\n".join(block))
+    return result
+
+
+def jobs() -> int:
+    """How many stages run at once: JOBS, else 2 where there are two cores or more."""
+    value = os.environ.get("JOBS", "")
+    if value.strip():
+        try:
+            return max(1, int(value))
+        except ValueError:
+            say(f"JOBS={value!r} is not a number; running one stage at a time")
+            return 1
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
 def main() -> int:
     os.makedirs(REPORTS, exist_ok=True)
-    wanted = os.environ.get("STAGES", "copy sanity units integration oracle lint").split()
+    wanted = os.environ.get("STAGES", " ".join(ORDER)).split()
     available = link_pythons()
     supported = supported_versions()
     env = base_env()
     for path in offline_get_pip(supported):
         say(f"wrote an offline pip bootstrap script for ansible-test: {path}")
-    stages: list[tuple[str, Callable[[Result, dict[str, str]], None]]] = [
-        ("copy", stage_copy),
-        ("sanity", stage_sanity),
-        ("units", lambda result, env: stage_units(result, env, available, supported)),
-        ("integration", stage_integration),
-        ("oracle", stage_oracle),
-        ("lint", stage_lint),
-    ]
-    results: list[Result] = []
-    for name, function in stages:
-        if name not in wanted:
-            continue
-        if name != "copy" and "copy" not in wanted and not os.path.isdir(COPY):
-            stage_copy(Result("copy"), env)
-        result = Result(name)
-        say(f"== {name}")
-        started = time.monotonic()
-        try:
-            function(result, env)
-        except Exception as exc:  # a broken stage must not stop the others
-            result.failed += 1
-            result.notes.append(f"FAILED: stage crashed: {type(exc).__name__}: {exc}")
-        result.seconds = time.monotonic() - started
-        for note in result.notes:
-            say("   " + note.replace("\n", "\n     "))
-        say(f"   -> {result.passed} passed, {result.failed} failed, {result.skipped} skipped ({result.seconds:.0f}s)")
-        results.append(result)
+    rest = [name for name in ORDER if name in wanted and name != "copy"]
+    lanes = [[name for name in rest if name in ALONE], [name for name in rest if name not in ALONE]] if jobs() > 1 else [rest]
+    lanes = [lane for lane in lanes if lane]
+    side_by_side = len(lanes) > 1
+    # Side by side, the oracle runs file by file, and the other lane takes files too once its stages are done.
+    split = side_by_side and "oracle" in rest and not names_paths(shlex.split(os.environ.get("PYTEST_ARGS", "")))
+    queue = OracleQueue(env) if split else None
+    functions: dict[str, Callable[[Result, dict[str, str]], None]] = {
+        "copy": stage_copy,
+        "sanity": stage_sanity,
+        "units": lambda result, env: stage_units(result, env, available, supported),
+        "integration": stage_integration,
+        "oracle": lambda result, env: stage_oracle(result, env, queue),
+        "lint": stage_lint,
+    }
+    results: dict[str, Result] = {}
+    if "copy" in wanted:
+        results["copy"] = run_stage("copy", functions["copy"], env, side_by_side=False)
+    elif not os.path.isdir(COPY):
+        stage_copy(Result("copy"), env)
+    if side_by_side:
+        helping = "; then it takes oracle files too" if queue else ""
+        say(f"== {' + '.join(', '.join(lane) for lane in lanes)}: side by side{helping} (JOBS=1 runs one stage at a time)")
+
+    def run_lane(lane: list[str]) -> None:
+        for name in lane:
+            results[name] = run_stage(name, functions[name], env, side_by_side)
+        if queue is not None and "oracle" not in lane:
+            _LANE.stage = "oracle"
+            queue.work()
+
+    STARTED[0] = time.monotonic()
+    threads = [threading.Thread(target=run_lane, args=(lane,), name="lane-" + "-".join(lane)) for lane in lanes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(1.0)  # a timeout keeps Ctrl-C working
+    ordered = [results[name] for name in ORDER if name in results]
     say("")
     say("== summary")
-    for result in results:
+    for result in ordered:
         state = "FAILED" if result.failed else "ok"
         say(f"   {result.name:<12} {result.passed:>5} passed {result.failed:>4} failed {result.skipped:>4} skipped {result.seconds:>6.0f}s  {state}")
-    passed = sum(result.passed for result in results)
-    failed = sum(result.failed for result in results)
-    skipped = sum(result.skipped for result in results)
+    passed = sum(result.passed for result in ordered)
+    failed = sum(result.failed for result in ordered)
+    skipped = sum(result.skipped for result in ordered)
     say(f"   logs: {rel(REPORTS)}/")
     say(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0

@@ -177,8 +177,13 @@ def trusted_folder(prefix: str) -> Iterator[Path]:
         pytest.skip("the scheduled job's files are root's: needs root")
     if not TRUSTED_PARENT.parent.is_dir():
         pytest.skip(f"no {TRUSTED_PARENT.parent} to make a folder only root can change in")
-    TRUSTED_PARENT.mkdir(mode=0o755, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=TRUSTED_PARENT))
+    while True:
+        TRUSTED_PARENT.mkdir(mode=0o755, exist_ok=True)
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=prefix, dir=TRUSTED_PARENT))
+            break
+        except FileNotFoundError:  # another test session (make test runs two) removed the parent as it emptied it
+            continue
     try:
         yield folder
     finally:
