@@ -551,34 +551,47 @@ def cache_key(files: int, seed: int) -> str:
     return f"g{GENERATOR_VERSION}-{files}-s{seed}"
 
 
-def ensure_cache(store: Path, files: int, *, seed: int = 1, say: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]]:
-    """The generated cache of ``files`` files (its ``cache`` folder) and its manifest; generated on first use."""
-    home = store / cache_key(files, seed)
+def _generated_once(home: Path, build: Callable[[Path, float], dict[str, Any]]) -> tuple[Path, dict[str, Any], bool]:
+    """``home``'s cache and manifest, built by ``build(folder, started)`` into a staging folder first when there is
+    no manifest yet (a half-built cache never passes for a whole one); the last value says whether it was built now."""
     manifest_path = home / "manifest.json"
     if manifest_path.exists():
-        return home / "cache", json.loads(manifest_path.read_text(encoding="utf-8"))
-    for stale in store.glob(f"g*-{files}-s{seed}"):
-        if stale.name != home.name:
-            say(f"removing {stale.name} (another generator version)")
-            shutil.rmtree(stale)
+        return home / "cache", json.loads(manifest_path.read_text(encoding="utf-8")), False
     if home.exists():
         shutil.rmtree(home)
-    staging = store / f".{home.name}.tmp{os.getpid()}"
+    staging = home.parent / f".{home.name}.tmp{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     started = time.perf_counter()
-    say(f"generating a {files:,}-file cache into {home} (once; reused by later runs)")
-
-    def progress(done: int) -> None:
-        if files >= 200_000:
-            say(f"  {done:,} / {files:,} files ({time.perf_counter() - started:.0f} s)")
-
-    manifest = generate(staging / "cache", files, seed=seed, progress=progress)
+    manifest = build(staging / "cache", started)
     manifest["generated_in_s"] = round(time.perf_counter() - started, 1)
     staging.rename(home)
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    say(f"  done: {files:,} files, {manifest['apparent_bytes'] / 1e9:.2f} GB apparent, {manifest['generated_in_s']} s")
-    return home / "cache", manifest
+    return home / "cache", manifest, True
+
+
+def ensure_cache(store: Path, files: int, *, seed: int = 1, say: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]]:
+    """The generated cache of ``files`` files (its ``cache`` folder) and its manifest; generated on first use."""
+    home = store / cache_key(files, seed)
+    if not (home / "manifest.json").exists():
+        for stale in store.glob(f"g*-{files}-s{seed}"):
+            if stale.name != home.name:
+                say(f"removing {stale.name} (another generator version)")
+                shutil.rmtree(stale)
+
+    def build(folder: Path, started: float) -> dict[str, Any]:
+        say(f"generating a {files:,}-file cache into {home} (once; reused by later runs)")
+
+        def progress(done: int) -> None:
+            if files >= 200_000:
+                say(f"  {done:,} / {files:,} files ({time.perf_counter() - started:.0f} s)")
+
+        return generate(folder, files, seed=seed, progress=progress)
+
+    cache, manifest, built = _generated_once(home, build)
+    if built:
+        say(f"  done: {files:,} files, {manifest['apparent_bytes'] / 1e9:.2f} GB apparent, {manifest['generated_in_s']} s")
+    return cache, manifest
 
 
 # --------------------------------------------------------------------------------------------------
@@ -639,22 +652,15 @@ def generate_one_folder(dest: Path, entries: int, kind: str, *, seed: int = 1, b
 def ensure_one_folder(store: Path, entries: int, kind: str, *, seed: int = 1, say: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]]:
     """The generated one-folder cache (its ``cache`` folder) and its manifest; generated on first use."""
     home = store / f"g{GENERATOR_VERSION}-one-{kind}-{entries}-s{seed}"
-    manifest_path = home / "manifest.json"
-    if manifest_path.exists():
-        return home / "cache", json.loads(manifest_path.read_text(encoding="utf-8"))
-    if home.exists():
-        shutil.rmtree(home)
-    staging = store / f".{home.name}.tmp{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    started = time.perf_counter()
-    say(f"generating a cache with {entries:,} entries in one folder ({ONE_FOLDER_KINDS[kind]}) into {home} (once)")
-    manifest = generate_one_folder(staging / "cache", entries, kind, seed=seed)
-    manifest["generated_in_s"] = round(time.perf_counter() - started, 1)
-    staging.rename(home)
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    say(f"  done in {manifest['generated_in_s']} s")
-    return home / "cache", manifest
+
+    def build(folder: Path, _started: float) -> dict[str, Any]:
+        say(f"generating a cache with {entries:,} entries in one folder ({ONE_FOLDER_KINDS[kind]}) into {home} (once)")
+        return generate_one_folder(folder, entries, kind, seed=seed)
+
+    cache, manifest, built = _generated_once(home, build)
+    if built:
+        say(f"  done in {manifest['generated_in_s']} s")
+    return cache, manifest
 
 
 def walk_files(root: Path) -> Iterator[Path]:
