@@ -646,6 +646,17 @@ class _Folder(FolderVisit):
             self._rmdir(name)
         return not (self.children_kept or self.children_left)
 
+    def settle(self, *, content_left: bool, kept_young: bool, rest: Iterable[FileItem]) -> object:
+        """The folder's outcome once its listing ended: content that stays keeps it (its removable sub-folders go);
+        a folder min_age keeps (``kept_young``) stays as it is; otherwise pip's clean-up takes ``rest`` and reports it
+        removable."""
+        if content_left or self.children_left:
+            self.rmdir_children()
+            return False
+        if kept_young:
+            return False
+        return self.mark_gone(rest)
+
     def mark_gone(self, remaining: Iterable[FileItem]) -> bool:
         """pip's clean-up of a folder left without content: unlink what is left, report it removable."""
         if not self.remover.request.cleanup:
@@ -708,12 +719,7 @@ class _HttpFolder(_Folder):
         self.entries.finish()
         if self.remover.counting:
             return False
-        if self.files_left or self.children_left:
-            self.rmdir_children()
-            return False
-        if self.folder_young:
-            return False
-        return self.mark_gone(self.others)
+        return self.settle(content_left=self.files_left, kept_young=self.folder_young, rest=self.others)
 
 
 class _WheelFolder(_Folder):
@@ -790,14 +796,8 @@ class _WheelFolder(_Folder):
                     self._take(item)
         if remover.counting:
             return False
-        if self.wheels_left or self.children_left:
-            self.rmdir_children()
-            return False
-        if self.rest and self.rest_young:
-            return False  # a build pip is running right now: leave it to finish
-        if self.folder_young:
-            return False
-        return self.mark_gone(self.rest)
+        # A young file beside the wheels is a build pip is running right now: the folder is left to it.
+        return self.settle(content_left=self.wheels_left, kept_young=self.folder_young or bool(self.rest and self.rest_young), rest=self.rest)
 
 
 class _SelfcheckFolder(_Folder):
