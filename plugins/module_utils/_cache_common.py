@@ -164,6 +164,15 @@ def parse_duration(value: object, *, option: str = "max_age") -> float:
     return total
 
 
+def age_words(seconds: float) -> str:
+    """An age in seconds as the options take it (what ``parse_duration`` reads back): ``5m``, ``12h``, ``30d``, ``45s``."""
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole >= size and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
+
+
 def pip_format_size(num_bytes: float) -> str:
     """Size in pip's own words (SI, no GB tier), as ``pip cache info`` prints it."""
     if num_bytes > 1000 * 1000:

@@ -16,7 +16,7 @@ import functools
 import os
 from typing import Any, Callable, Optional
 
-from ._cache_common import CacheError, human_size, parse_duration, parse_size
+from ._cache_common import CacheError, age_words, human_size, parse_duration, parse_size
 from ._cache_http import identify_for_removal
 from ._cache_module import Target, acting_identity, homes, host_platform, targets
 from ._cache_privilege import run_as
@@ -284,15 +284,6 @@ def about_lines(caches: list[dict[str, Any]], removed: dict[str, Any], *, dry_ru
 
 def _count(number: int, one: str, many: str) -> str:
     return f"{number:,} {one if number == 1 else many}"
-
-
-def age_words(seconds: float) -> str:
-    """An age as the options take it: ``5m``, ``12h``, ``30d``, ``45s``."""
-    whole = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole >= size and whole % size == 0:
-            return f"{whole // size}{unit}"
-    return f"{whole}s"
 
 
 def _chosen_by(target: Target) -> str:

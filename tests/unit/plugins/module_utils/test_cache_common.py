@@ -13,6 +13,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._cache_common import (
     InvalidValue,
     UnsafeCacheDir,
     WheelName,
+    age_words,
     human_size,
     iso_time,
     normalize_name,
@@ -242,6 +243,12 @@ def test_human_size():
     assert [(num_bytes, human_size(num_bytes)) for num_bytes, _text in HUMAN_SIZES] == HUMAN_SIZES
     for num_bytes in (0, 999, 1001, 12_345, 999_999, 123_456_789, 999_999_999):
         assert human_size(num_bytes) == pip_format_size(num_bytes)
+
+
+def test_age_words_are_what_parse_duration_reads_back():
+    for seconds, text in ((300, "5m"), (3600, "1h"), (86400 * 30, "30d"), (45, "45s"), (90, "90s"), (0, "0s")):
+        assert age_words(seconds) == text
+        assert parse_duration(text, option="min_age") == seconds
 
 
 def test_iso_time():
