@@ -16,7 +16,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleet.cache.plugins.module_utils._cache_common import human_size as human  # the modules' size convention
+from ansible_collections.fleet.cache.plugins.module_utils._core.units import human_size as human  # the modules' size convention
 from ansible_collections.fleet.cache.plugins.plugin_utils._report_html import render_html
 from ansible_collections.fleet.cache.plugins.plugin_utils._report_summary import headline, rest_line
 

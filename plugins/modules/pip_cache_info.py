@@ -281,7 +281,7 @@ caches:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import finish, module_class, module_spec, run
+from ansible_collections.fleet.cache.plugins.module_utils._entry import finish, module_class, module_spec, run
 
 
 def main() -> None:

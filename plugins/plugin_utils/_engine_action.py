@@ -1,17 +1,16 @@
 # Copyright (c) fleet.cache contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Private to the fleet.cache collection: not a public API, it may change at any time.
-
-The action plugins of the pip cache modules: one implementation for every host.
+# Private to the fleet.cache collection: not a public API, it may change at any time.
+"""The action plugins of the pip cache modules: one implementation for every host.
 
 - POSIX connection: the module runs as any Python module does (``_execute_module``).
 - Windows connection (the ``powershell`` or ``cmd`` shell plugin, over WinRM, PSRP or SSH): Python
   modules cannot run there, so the arguments are validated here with the module's own argument
-  spec, the engine (plugins/module_utils/_cache_*.py, as a zip) and a small launcher go to the
+  spec, the engine (plugins/module_utils with its packages, as a zip) and a small launcher go to the
   host's temporary folder, and the host's Python runs them through a PowerShell command line that
   the connection's shell plugin builds and encodes. The launcher calls the same entry point as the
-  modules (_cache_entry.run), so the result has the module's shape.
+  modules (_entry.run), so the result has the module's shape.
 
 The host variable ``fleet_cache_transport: engine`` sends a POSIX host the Windows way (same
 transfer and entry point, a POSIX command line): that is how the transport is tested where no
@@ -25,6 +24,7 @@ import inspect
 import io
 import json
 import os
+import posixpath
 import zipfile
 from typing import Any, Optional
 
@@ -34,7 +34,7 @@ from ansible.plugins.shell.powershell import ShellModule as PowerShell
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_entry
+from ansible_collections.fleet.cache.plugins.module_utils import _entry as engine_entry
 
 display = Display()
 
@@ -58,6 +58,7 @@ LAUNCHER_SOURCE = """\
 # fleet.cache: runs one pip cache task with the engine in the zip beside this file (removed after the task).
 import json
 import os
+import posixpath
 import sys
 
 if sys.version_info < (3, 9):
@@ -65,7 +66,7 @@ if sys.version_info < (3, 9):
                                  % (sys.executable, sys.version.split()[0])}) + "\\n")
     sys.exit(1)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleet_cache_engine.zip"))
-from fleet_cache_engine._cache_entry import main  # noqa: E402
+from fleet_cache_engine._entry import main  # noqa: E402
 
 sys.exit(main(sys.argv[1:]))
 """
@@ -74,10 +75,15 @@ _PWSH_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
 _PWSH_BARE_EXTRA = frozenset("-\\.[]/_~!%^:")  # with letters and digits: what PowerShell takes unquoted
 
 
+ENGINE_FOLDERS = ("", "_core", "_pip", "_tasks")  # plugins/module_utils and its packages: the whole engine
+
+
 def engine_files() -> list[str]:
-    """The engine's files on the controller: every plugins/module_utils/_cache_*.py of this collection."""
-    folder = os.path.dirname(os.path.abspath(_cache_entry.__file__))
-    return sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.startswith("_cache_") and name.endswith(".py"))
+    """The engine's files on the controller, relative to plugins/module_utils: its modules and its packages' files."""
+    folder = os.path.dirname(os.path.abspath(engine_entry.__file__))
+    return sorted(
+        posixpath.join(sub, name) if sub else name for sub in ENGINE_FOLDERS for name in os.listdir(os.path.join(folder, sub)) if name.endswith(".py")
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -86,9 +92,10 @@ def engine_archive() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         entries = [("__init__.py", b"")]
-        for path in engine_files():
-            with open(path, "rb") as handle:
-                entries.append((os.path.basename(path), handle.read()))
+        folder = os.path.dirname(os.path.abspath(engine_entry.__file__))
+        for relative in engine_files():
+            with open(os.path.join(folder, *relative.split("/")), "rb") as handle:
+                entries.append((relative, handle.read()))
         for name, data in entries:
             info = zipfile.ZipInfo(f"{ENGINE_PACKAGE}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -225,7 +232,7 @@ class EngineAction(ActionBase):
 
         type=path options stay text here: ``~`` and variables are the host's, expanded there by the entry point.
         """
-        spec = _cache_entry.module_spec(self.MODULE)
+        spec = engine_entry.module_spec(self.MODULE)
         argument_spec = {name: dict(option, type="str") if option.get("type") == "path" else option for name, option in spec["argument_spec"].items()}
         validation, _args = self.validate_argument_spec(
             argument_spec=argument_spec,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.fleet.cache.plugins.module_utils._cache_common import human_size as human  # the modules' size convention
+from ansible_collections.fleet.cache.plugins.module_utils._core.units import human_size as human  # the modules' size convention
 
 
 def headline(report: Mapping[str, Any]) -> str:

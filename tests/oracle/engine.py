@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def _install_path() -> None:
     try:
-        import ansible_collections.fleet.cache.plugins.module_utils._cache_scan  # noqa: F401
+        import ansible_collections.fleet.cache.plugins.module_utils._pip.scan  # noqa: F401
 
         return
     except ImportError:
@@ -30,11 +30,29 @@ def _install_path() -> None:
 
 _install_path()
 
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_common as common  # noqa: E402
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_http as http  # noqa: E402
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_remove as remove  # noqa: E402
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_resolve as resolve  # noqa: E402
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_scan as scan  # noqa: E402
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_version as version  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils._core import errors, units, walk  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa: E402
+    http,
+    names,
+    remove,
+    resolve,
+    scan,
+    version,
+)
 
-__all__ = ["REPO_ROOT", "common", "http", "remove", "resolve", "scan", "version"]
+__all__ = ["REPO_ROOT", "copy_engine", "engine_names", "errors", "http", "names", "remove", "resolve", "scan", "units", "version", "walk"]
+
+ENGINE_SOURCE = REPO_ROOT / "plugins" / "module_utils"
+
+
+def engine_names(module_utils: Path = ENGINE_SOURCE) -> list[str]:
+    """The engine's files relative to plugins/module_utils (``_entry.py``, ``_core/walk.py``, ...), as shipped."""
+    return sorted(path.relative_to(module_utils).as_posix() for path in module_utils.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def copy_engine(package: Path, module_utils: Path = ENGINE_SOURCE) -> None:
+    """The engine as the role and the action plugins ship it: module_utils and its packages in ``package``."""
+    for name in engine_names(module_utils):
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_bytes((module_utils / name).read_bytes())
+    (package / "__init__.py").write_text("")

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import pytest
 from adhoc import run_module
-from engine import REPO_ROOT
+from engine import REPO_ROOT, copy_engine
 
 OLD = 1_000_000_000  # 2001-09-09: older than any age a test prunes by
 PLUGIN_NAME = "fleet-cache-hardening-summary"
@@ -318,8 +318,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleet_cache_engine import _cache_remove as remove  # noqa: E402
-from fleet_cache_engine import _cache_scan as scan  # noqa: E402
+from fleet_cache_engine._pip import remove  # noqa: E402
+from fleet_cache_engine._pip import scan  # noqa: E402
 
 spec = json.loads(sys.argv[1])
 if spec.get("kill_after") is not None:
@@ -344,8 +344,8 @@ if spec["mode"] == "scan":
 identify = None
 matcher = scan.NameMatcher(glob="*") if spec["mode"] == "purged" else None
 if spec.get("names"):
-    from fleet_cache_engine import _cache_http as http
-    from fleet_cache_engine import _cache_version as version
+    from fleet_cache_engine._pip import http
+    from fleet_cache_engine._pip import version
 
     matcher = scan.NameMatcher(requirements=[version.parse_requirement(name) for name in spec["names"]])
     identify = http.identify_for_removal
@@ -373,9 +373,7 @@ class EngineProcess:
         self.root = root
         package = root / "fleet_cache_engine"
         package.mkdir(parents=True)
-        for source in sorted((REPO_ROOT / "plugins" / "module_utils").glob("_cache_*.py")):
-            shutil.copy(source, package / source.name)
-        (package / "__init__.py").write_text("")
+        copy_engine(package)
         self.launcher = root / "run_engine.py"
         self.launcher.write_text(_LAUNCHER)
         for directory, _dirnames, filenames in os.walk(root):

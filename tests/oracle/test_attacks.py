@@ -71,6 +71,7 @@ from attack_support import (
     swap_when_root_opens,
     umount,
 )
+from engine import engine_names
 
 from playbooks import local_host
 
@@ -667,10 +668,11 @@ def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFact
     tmp = tmp_path_factory.mktemp("upkeep")
     places = lab.places("upkeep")
     package = scheduled.engine / "fleet_cache_engine"
-    edited, planted = package / "_cache_cli.py", package / "_cache_planted.py"
+    edited, planted = package / "_pip" / "scan.py", package / "_core" / "planted.py"
+    edited_name = edited.relative_to(package).as_posix()
     original = edited.read_bytes()
     module_utils = installed_collection(tmp) / "plugins" / "module_utils"
-    expected = {path.name: _sha256(path) for path in sorted(module_utils.glob("_cache_*.py"))}
+    expected = {name: _sha256(module_utils / name) for name in engine_names(module_utils)}
     cache = f"{tmp}/cache-%u-%h"
     host = role_host(
         places,
@@ -686,7 +688,8 @@ def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFact
     planted.write_text("# planted on the host (test_attacks)\n")
     try:
         run = run_role(tmp, {"upkeep": host})
-        after = {path.name: _sha256(path) for path in sorted(package.glob("*.py")) if path.name != "__init__.py"}
+        after = {path.relative_to(package).as_posix(): _sha256(path) for path in sorted(package.rglob("*.py"))}
+        after.pop("__init__.py", None)
         yield Upkeep(
             run,
             places / "systemd" / "fleet-cache-prune.service",
@@ -696,8 +699,8 @@ def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFact
             expected,
         )
     finally:
-        if _sha256(edited) != expected.get(edited.name):
-            shutil.copyfile(module_utils / edited.name, edited)
+        if _sha256(edited) != expected.get(edited_name):
+            shutil.copyfile(module_utils / edited_name, edited)
         planted.unlink(missing_ok=True)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import fnmatch
-import importlib
 import json
 import os
 import pwd
@@ -44,7 +43,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 import yaml
-from engine import REPO_ROOT, http, remove, scan, version
+from engine import REPO_ROOT, errors, http, remove, scan, units, version, walk
 from hardening_support import (
     OLD,
     Answer,
@@ -68,9 +67,6 @@ from hypothesis import strategies as st
 from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env, make_projects
 
 from playbooks import ansible_env, fake_cache, local_host, playbook, write_inventory
-
-walker = importlib.import_module(remove.__name__.rsplit(".", 1)[0] + "._cache_walk")
-common = importlib.import_module(remove.__name__.rsplit(".", 1)[0] + "._cache_common")
 
 RACE_MIN_AGE = 120.0  # far longer than a round, however busy the machine
 RACE_REQUIREMENTS = ["TinyYAML==1.1", "tiny-requests==2.1", "typing_tiny==0.3"]  # two sdists pip builds, one wheel
@@ -284,7 +280,7 @@ def test_two_module_purges_of_one_cache_at_once(tally: Tally, tmp_path: Path, de
 
 def test_files_vanish_between_listing_and_use(tally: Tally, tmp_path: Path, decoy: Decoy, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process deletes a fifth of every folder right after the walker listed it."""
-    real_scan = walker.list_dir
+    real_scan = walk.list_dir
     now = time.time()
     for number, mode in enumerate(["purged", "pruned", "absent", "scan", "downloads"]):
         cache = tmp_path / f"cache-{mode}"
@@ -304,7 +300,7 @@ def test_files_vanish_between_listing_and_use(tally: Tally, tmp_path: Path, deco
             return entries
 
         with tally.scenario(f"fault: files vanish mid-walk ({mode})", decoy), monkeypatch.context() as patch:
-            patch.setattr(walker, "list_dir", scan_then_vanish)
+            patch.setattr(walk, "list_dir", scan_then_vanish)
             if mode == "scan":
                 result = scan.scan(str(cache))
                 assert result.errors.count == 0, result.errors.items
@@ -604,7 +600,7 @@ def test_min_age_alike_for_short_and_long_paths(tally: Tally, tmp_path: Path, de
 
 
 def test_nesting_deeper_than_the_walker_goes(tally: Tally, template: Path, tmp_path: Path, decoy: Decoy) -> None:
-    depth = walker.MAX_DEPTH + 16
+    depth = walk.MAX_DEPTH + 16
     for runner in ("engine", "module"):
         cache = copy_cache(template, tmp_path / f"cache-{runner}")
         # "deep" is no hex digit: pip's own folders (one or two hex digits) never collide with it.
@@ -814,12 +810,12 @@ def test_hostile_patterns(tally: Tally, template: Path, tmp_path: Path, decoy: D
     wheels = sorted(path.name for path in template.rglob("*.whl"))
     for pattern in GLOB_REFUSED:
         with tally.scenario(f"hostile: glob {pattern[:20]!r} refused (engine)", decoy):
-            with pytest.raises(common.InvalidValue) as raised:
+            with pytest.raises(errors.InvalidValue) as raised:
                 scan.check_glob_pattern(pattern, option="name")
             assert raised.value.option == "name"
     for name in NAME_REFUSED:
         with tally.scenario(f"hostile: name {name!r} refused (engine)", decoy):
-            with pytest.raises(common.InvalidValue) as raised:
+            with pytest.raises(errors.InvalidValue) as raised:
                 version.parse_requirement(name, option="name")
             assert raised.value.option == "name"
     for number, pattern in enumerate(GLOB_OK):
@@ -864,12 +860,12 @@ def test_absurd_values(tally: Tally, template: Path, tmp_path: Path, decoy: Deco
             assert (outcome.files, outcome.dirs, outcome.errors.count) == (0, 0, 0) and tree_state(cache) == before
     for text, option in [("1" * 5000, "max_size"), ("9" * 400 + "PB", "max_size"), (f"{2**64}B", "max_size"), ("1e30", "max_size")]:
         with tally.scenario(f"hostile: absurd size {text[:12]}...", decoy):
-            with pytest.raises(common.InvalidValue) as raised:
-                common.parse_size(text, option=option)
+            with pytest.raises(errors.InvalidValue) as raised:
+                units.parse_size(text, option=option)
             assert raised.value.option == option
     for text in ["9" * 400 + "s", "1" * 5000 + "d", "99999999999999w", "1e400", "inf", "nan", "1d" * 40000]:
-        with tally.scenario(f"hostile: absurd age {text[:12]}...", decoy), pytest.raises(common.InvalidValue):
-            common.parse_duration(text, option="max_age")
+        with tally.scenario(f"hostile: absurd age {text[:12]}...", decoy), pytest.raises(errors.InvalidValue):
+            units.parse_duration(text, option="max_age")
     asks = [
         ({"state": "pruned", "max_size": "99999999999999999999999PB"}, "max_size"),
         ({"state": "pruned", "max_age": "99999999999999999d"}, "max_age"),

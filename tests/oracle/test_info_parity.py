@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine import common, resolve, scan
+from engine import resolve, scan, units
 from piporacle import OraclePip, isolated_env, pip_cache_dir, pip_cache_info, pip_cache_list
 
 from playbooks import adhoc
@@ -51,8 +51,8 @@ def _assert_scan_equal(pip: OraclePip, info: Any, ours: scan.ScanResult, cache: 
     http_files = ours.http_files if sees_v2 else ours.buckets["http"].files
     http_bytes = ours.http_bytes if sees_v2 else ours.buckets["http"].bytes
     assert info.http_files == http_files
-    assert info.index_page_size == common.pip_format_size(http_bytes)
-    assert info.wheels_size == common.pip_format_size(ours.buckets["wheels"].bytes)
+    assert info.index_page_size == units.pip_format_size(http_bytes)
+    assert info.wheels_size == units.pip_format_size(ours.buckets["wheels"].bytes)
     assert info.wheels_count == ours.pip_wheel_count
     assert info.wheels_location == str(cache / "wheels")
     if sees_v2:
@@ -102,7 +102,7 @@ def test_list_matches_pip(oracle_pip: OraclePip, template_caches: dict[str, Path
         assert ours.wheels is not None
         items = ours.wheels.items()
         assert sorted(item.path for item in items) == abspath
-        assert sorted(f"- {item.filename} ({common.pip_format_size(item.size)})" for item in items) == human
+        assert sorted(f"- {item.filename} ({units.pip_format_size(item.size)})" for item in items) == human
         # In pip's order: the pip_line of each wheel, joined, is what `pip cache list` prints below "Cache contents:".
         assert [item.as_dict()["pip_line"] for item in items] == [f" {line}" for line in human]
 

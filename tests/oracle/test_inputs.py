@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from adhoc import run_module
-from engine import REPO_ROOT
+from engine import copy_engine
 from hardening_support import tree_state
 from piporacle import OraclePip, _user_prefix, pip_cache_dir
 
@@ -127,11 +127,9 @@ def engine_for_everyone() -> Iterator[Path]:
     try:
         package = root / "fleet_cache_engine"
         package.mkdir()
-        for source in sorted((REPO_ROOT / "plugins" / "module_utils").glob("_cache_*.py")):
-            shutil.copy(source, package / source.name)
-        (package / "__init__.py").write_text("")
+        copy_engine(package)
         (root / "launch.py").write_text(
-            "import sys\nsys.path.insert(0, sys.argv[1])\nfrom fleet_cache_engine._cache_entry import main\nraise SystemExit(main(sys.argv[2:]))\n"
+            "import sys\nsys.path.insert(0, sys.argv[1])\nfrom fleet_cache_engine._entry import main\nraise SystemExit(main(sys.argv[2:]))\n"
         )
         for directory, _dirs, files in os.walk(root):
             os.chmod(directory, 0o755)
@@ -153,7 +151,7 @@ def test_user_all_without_root_reports_its_own_cache_and_that_the_others_need_ro
     expected = pip_cache_dir(newest_pip, env, user=me)
     fake_cache(Path(expected), seed=5, downloads=3, wheels=1, size=2000, now=1_600_000_000)
     subprocess.run(["chown", "-R", f"{me}:", str(Path(env["HOME"]) / ".cache")], check=True)
-    from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import module_spec  # importable once engine is
+    from ansible_collections.fleet.cache.plugins.module_utils._entry import module_spec  # importable once engine is
 
     params = {name: option.get("default") for name, option in module_spec("pip_cache_info")["argument_spec"].items()}
     request = engine_for_everyone / "request.json"

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from engine import common, http, remove, scan, version
+from engine import http, names, remove, scan, units, version
 from piporacle import PROJECT_SPECS, OraclePip, RemoveResult, isolated_env, pip_cache_purge, pip_cache_remove, tree_snapshot
 
 from playbooks import adhoc
@@ -51,7 +51,7 @@ def _assert_pips_figures(said: RemoveResult, done: remove.Outcome, ours: Path, b
     with their folder (a wheel folder's origin.json, the legacy selfcheck.json) are counted apart."""
     assert done.files == said.files_removed, (said.stdout, done.as_dict())
     if said.size_removed is not None:
-        assert said.size_removed == common.pip_format_size(done.bytes), (said.stdout, done.as_dict())
+        assert said.size_removed == units.pip_format_size(done.bytes), (said.stdout, done.as_dict())
     after = tree_snapshot(ours)
     removed = [path for path, (kind, _size) in before.items() if kind != "d" and path not in after]
     extra = [path for path in removed if path == "selfcheck.json" or (path.startswith("wheels/") and not path.endswith(".whl"))]
@@ -118,7 +118,7 @@ def test_module_reports_pips_figures(newest_pip: OraclePip, template_caches: dic
     assert said.files_removed > 0 and result["changed"] is True
     assert removed["files"] == said.files_removed, (said.stdout, removed)
     if said.size_removed is not None:
-        assert said.size_removed == common.pip_format_size(removed["bytes"]), (said.stdout, removed)
+        assert said.size_removed == units.pip_format_size(removed["bytes"]), (said.stdout, removed)
     wheels = [item for item in removed["largest"] if item["kind"] == "built wheel"]
     origins = [str(Path(item["path"]).parent / "origin.json") for item in wheels]
     origins = [path for path in origins if Path(path).relative_to(ours).as_posix() in before]
@@ -128,10 +128,10 @@ def test_module_reports_pips_figures(newest_pip: OraclePip, template_caches: dic
     # What went, named from the entries' content as pip filled them: every HTTP entry is a download or an index page
     # of a project the index served (none left unnamed), every wheel one pip built; largest first; all counted.
     assert len(removed["largest"]) == removed["entries"] and not removed["largest_truncated"], removed
-    served = {common.normalize_name(name) for name in PROJECT_SPECS} | {"pip"}  # pip's self check reads /simple/pip/
+    served = {names.normalize_name(name) for name in PROJECT_SPECS} | {"pip"}  # pip's self check reads /simple/pip/
     for item in removed["largest"]:
         assert item["kind"] in ("download", "index page", "built wheel"), item
-        assert common.normalize_name(item["project"]) in served and (item["version"] is not None) == (item["kind"] != "index page"), item
+        assert names.normalize_name(item["project"]) in served and (item["version"] is not None) == (item["kind"] != "index page"), item
         rel = Path(item["path"]).relative_to(ours).as_posix()
         parts = [rel, rel + ".body"] if rel.startswith("http-v2/") else [rel]
         assert item["bytes"] == sum(before[part][1] for part in parts), item

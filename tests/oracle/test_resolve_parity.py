@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from engine import common, resolve
+from engine import errors, resolve
 from piporacle import OraclePip, isolated_env
 
 # pip's own parser, for a command whose view no pip command prints (what `pip install` would use).
@@ -139,7 +139,7 @@ def _ours(env: dict[str, str], cwd: Path, pip: OraclePip, command: str) -> dict[
     ctx = resolve.HostContext(platform="linux", environ=env, uid=os.geteuid(), gids=tuple(os.getgroups()), sys_prefix=str(pip.venv), cwd=str(cwd), live=True)
     try:
         return {"cache_dir": resolve.resolve(ctx, command=command).cache_dir}
-    except common.ConfigError:
+    except errors.ConfigError:
         return {"error": 2}
 
 

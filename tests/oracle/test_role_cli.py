@@ -1,4 +1,4 @@
-"""The engine's command line (plugins/module_utils/_cache_cli.py), the job the pip_cache_policy role schedules:
+"""The engine's command line (plugins/module_utils/_cli.py), the job the pip_cache_policy role schedules:
 the same result as the pip_cache module, on a host without Ansible, and its upkeep commands (move, fix-ownership);
 the launcher the role installs, which refuses to start on anything someone other than root could change."""
 
@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine import REPO_ROOT, scan
+from engine import REPO_ROOT, copy_engine, scan
 
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_cli as cli
+from ansible_collections.fleet.cache.plugins.module_utils import _cli as cli
 from playbooks import VENV_BIN, adhoc, disk_usage, fake_cache, local_host, playbook, trusted_folder, write_inventory
 
 NOW = time.time()
@@ -91,10 +91,10 @@ def test_dry_run_changes_nothing_and_predicts_the_real_run(two_caches: tuple[Pat
 def test_the_job_removes_through_the_modules_code(two_caches: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """One implementation: the job builds the pip_cache module's request (Windows hosts match names case-insensitively)
     and refuses the home folders the module refuses (Windows profiles, USERPROFILE), not a list of its own."""
-    from ansible_collections.fleet.cache.plugins.module_utils import _cache_task_cache
+    from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache as task_pip_cache
 
     parser = cli.build_parser()
-    monkeypatch.setattr(_cache_task_cache, "host_platform", lambda: "win32")
+    monkeypatch.setattr(task_pip_cache, "host_platform", lambda: "win32")
     for argv in (["prune", "--max-size", "1B"], ["purge"]):
         assert cli._request(parser.parse_args(argv)).case_insensitive is True, argv
     monkeypatch.undo()
@@ -171,12 +171,10 @@ def test_the_installed_package_runs_on_a_python_without_ansible(tmp_path: Path) 
         pytest.skip("no Python without Ansible here to run the engine on its own")
     package = tmp_path / "lib" / "fleet_cache_engine"
     package.mkdir(parents=True)
-    for source in (REPO_ROOT / "plugins" / "module_utils").glob("_cache_*.py"):
-        shutil.copy(source, package / source.name)
-    (package / "__init__.py").write_text("")
+    copy_engine(package)
     launcher = tmp_path / "lib" / "fleet-cache"
     launcher.write_text(
-        "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nfrom fleet_cache_engine._cache_cli import main\nsys.exit(main())\n"
+        "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nfrom fleet_cache_engine._cli import main\nsys.exit(main())\n"
     )
     cache = tmp_path / "cache"
     fake_cache(cache, seed=5, downloads=10, wheels=5, size=3000, now=NOW)
@@ -301,7 +299,7 @@ def test_the_job_refuses_to_start_on_what_others_could_change(installed_launcher
         assert proc.stderr.splitlines() == [f"fleet-cache: refusing to run: {line}" for line in lines]
         assert _tree(cache) == before
 
-    engine_file = package / "_cache_scan.py"
+    engine_file = package / "_pip" / "scan.py"
     engine_file.chmod(0o664)
     try:
         refused(_job(python, installed_launcher, cache), f"the engine {package}: {engine_file} is writable by its group")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine import REPO_ROOT
+from engine import REPO_ROOT, engine_names
 from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env
 
 from playbooks import VENV_BIN, Run, ansible_env, disk_usage, fake_cache, local_host, playbook, trusted_folder, write_inventory
@@ -473,25 +473,26 @@ def test_the_installed_engine_is_verified_file_by_file(tmp_path: Path, engine_di
     assert run.returncode == 0, run.explain()
     module_utils = REPO_ROOT / "plugins" / "module_utils"
     package = engine_dir / "fleet_cache_engine"
-    shipped = {path.name: path.read_bytes() for path in module_utils.glob("_cache_*.py")}
-    assert {path.name: path.read_bytes() for path in package.iterdir()} == {**shipped, "__init__.py": b""}
+    shipped = {name: (module_utils / name).read_bytes() for name in engine_names(module_utils)}
+    installed = {path.relative_to(package).as_posix(): path.read_bytes() for path in package.rglob("*") if path.is_file()}
+    assert installed == {**shipped, "__init__.py": b""}
     assert sorted(path.name for path in engine_dir.iterdir()) == ["fleet-cache", "fleet_cache_engine"]
     assert {(uid, stat.S_IMODE(mode)) for uid, mode, _digest in _installed(engine_dir).values()} == {(0, 0o644), (0, 0o755)}
     good = _installed(engine_dir)
     again = playbook(play, inventory, tmp_path, extra_vars=role_vars)
     assert again.returncode == 0 and again.changed("host") == 0, again.explain()
 
-    with (package / "_cache_cli.py").open("a") as handle:
+    with (package / "_cli.py").open("a") as handle:
         handle.write("TAMPERED = True\n")
-    (package / "_cache_common.py").chmod(0o666)
+    (package / "_core" / "errors.py").chmod(0o666)
     (package / "__init__.py").unlink()
-    (package / "_cache_zz_extra.py").write_text("print('not the role's')\n")
+    (package / "_pip" / "zz_extra.py").write_text("print('not the role's')\n")
     (engine_dir / "sitecustomize.py").write_text("print('not the role's either')\n")
     tampered = _installed(engine_dir)
     check = playbook(play, inventory, tmp_path, extra_vars=role_vars, args=("--check",))
     assert check.returncode == 0 and check.changed("host") > 0, check.explain()
     assert _installed(engine_dir) == tampered, "check mode changed the engine's folder"
-    for name in ("_cache_cli.py", "_cache_common.py", "__init__.py", "_cache_zz_extra.py"):
+    for name in ("_cli.py", "_core/errors.py", "__init__.py", "_pip/zz_extra.py"):
         assert f"(item=fleet_cache_engine/{name})" in check.stdout, name
     assert "(item=sitecustomize.py)" in check.stdout
 

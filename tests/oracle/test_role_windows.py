@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine import REPO_ROOT
+from engine import REPO_ROOT, engine_names
 
 from playbooks import VENV_BIN, Run, ansible_env, collections_path, disk_usage, fake_cache, playbook, write_inventory
 
@@ -62,7 +62,8 @@ ROLE_WITH_BECOME = """---
   roles:
     - role: fleet.cache.pip_cache_policy
 """
-ENGINE_FILES = sorted(path.name for path in (REPO_ROOT / "plugins" / "module_utils").glob("_cache_*.py"))
+ENGINE_FILES = engine_names()  # relative to plugins/module_utils: _entry.py, _core/walk.py, ...
+ENGINE_FOLDERS = [PACKAGE + "\\" + folder for folder in ("_core", "_pip", "_tasks")]
 
 
 def stand_in_collections(tmp: Path) -> Path:
@@ -149,12 +150,12 @@ def test_role_and_enforce_playbook_on_a_windows_host(tmp_path: Path) -> None:
     modules = [entry for entry in calls if entry["kind"] == "module"]
     assert modules and all(entry["check_mode"] for entry in modules)
     assert [call["args"]["path"] for call in module_calls(calls, "win_stat")] == [PACKAGE + "\\MANIFEST", LAUNCHER]
-    assert [call["args"]["path"] for call in module_calls(calls, "win_file")] == [ENGINE_DIR, PACKAGE]
+    assert [call["args"]["path"] for call in module_calls(calls, "win_file")] == [ENGINE_DIR, PACKAGE, *ENGINE_FOLDERS]
     copied = {call["args"]["dest"]: call["args"] for call in module_calls(calls, "win_copy")}
-    assert set(copied) == {PACKAGE + "\\" + name for name in [*ENGINE_FILES, "__init__.py", "MANIFEST"]} | {LAUNCHER}
+    assert set(copied) == {PACKAGE + "\\" + name.replace("/", "\\") for name in [*ENGINE_FILES, "__init__.py", "MANIFEST"]} | {LAUNCHER}
     for name in ENGINE_FILES:
-        assert Path(copied[PACKAGE + "\\" + name]["src"]).read_bytes() == (REPO_ROOT / "plugins" / "module_utils" / name).read_bytes()
-    assert "from fleet_cache_engine._cache_cli import main" in copied[LAUNCHER]["content"]
+        assert Path(copied[PACKAGE + "\\" + name.replace("/", "\\")]["src"]).read_bytes() == (REPO_ROOT / "plugins" / "module_utils" / name).read_bytes()
+    assert "from fleet_cache_engine._cli import main" in copied[LAUNCHER]["content"]
     assert f"python python.exe\nlauncher {LAUNCHER}\n" in copied[PACKAGE + "\\MANIFEST"]["content"]
     (probe,) = module_calls(calls, "win_command")
     assert probe["args"]["argv"] == ["python.exe", "-I", LAUNCHER, "--help"]

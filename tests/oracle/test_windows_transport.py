@@ -1,6 +1,6 @@
 """The Windows transport against real pip, on this host: ``fleet_cache_transport=engine``.
 
-The action plugins send Windows hosts the engine (a zip of plugins/module_utils/_cache_*.py) and a launcher,
+The action plugins send Windows hosts the engine (a zip of plugins/module_utils with its packages) and a launcher,
 and run them with the host's Python. Here the same code path runs over the local connection, by the real
 ansible CLI, against caches real pip filled: its results must be the module's, and pip's own.
 """

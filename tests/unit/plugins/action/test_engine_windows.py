@@ -144,7 +144,7 @@ def test_pip_config_over_windows_equals_the_module(windows_connection, module_re
 
 
 def test_what_is_sent_and_run(windows_connection, windows_host, cache):
-    """The engine zip holds every _cache_*.py of the collection as one package; the arguments are the validated options."""
+    """The engine zip holds plugins/module_utils with its packages as one package; the arguments are the validated options."""
     sent = {}
     real_put = windows_host.put_file
 
@@ -159,9 +159,10 @@ def test_what_is_sent_and_run(windows_connection, windows_host, cache):
     assert sorted(sent) == ["fleet_cache_args.json", "fleet_cache_engine.zip", "fleet_cache_launcher.py"]
     with zipfile.ZipFile(__import__("io").BytesIO(sent["fleet_cache_engine.zip"])) as archive:
         names = sorted(archive.namelist())
-    engine = sorted(os.path.basename(path) for path in _engine_action.engine_files())
+    engine = _engine_action.engine_files()
     assert names == sorted(["fleet_cache_engine/__init__.py", *(f"fleet_cache_engine/{name}" for name in engine)])
-    assert {"_cache_entry.py", "_cache_windows.py", "_cache_resolve.py", "_cache_walk.py"} <= set(engine)
+    assert {"_entry.py", "_core/__init__.py", "_core/windows.py", "_pip/__init__.py", "_pip/resolve.py", "_core/walk.py"} <= set(engine)
+    assert {"_tasks/__init__.py", "_tasks/pip_cache_info.py", "_tasks/pip_cache.py", "_tasks/pip_config.py"} <= set(engine)
     request = json.loads(sent["fleet_cache_args.json"])
     assert request["module"] == "pip_cache_info"
     assert (request["check_mode"], request["diff"]) == (True, True)

@@ -12,9 +12,11 @@ import syslog
 
 import pytest
 
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_module, _cache_privilege, _cache_task_config
-from ansible_collections.fleet.cache.plugins.module_utils._cache_entry import module_spec, run
-from ansible_collections.fleet.cache.plugins.module_utils._cache_module import Account
+from ansible_collections.fleet.cache.plugins.module_utils._core import privilege as core_privilege
+from ansible_collections.fleet.cache.plugins.module_utils._entry import module_spec, run
+from ansible_collections.fleet.cache.plugins.module_utils._pip import targets as pip_targets
+from ansible_collections.fleet.cache.plugins.module_utils._pip.targets import Account
+from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_config as task_pip_config
 from ansible_collections.fleet.cache.plugins.modules import pip_cache, pip_cache_info, pip_config
 
 # --- max_size, max_age, min_age: a number needs its unit ---------------------------------------------
@@ -75,8 +77,8 @@ class FakeAccounts:
     def __init__(self, base, monkeypatch):
         self.base = base
         self.listed = []
-        monkeypatch.setattr(_cache_module, "accounts", self.accounts)
-        monkeypatch.setattr(_cache_task_config, "accounts", self.accounts)
+        monkeypatch.setattr(pip_targets, "accounts", self.accounts)
+        monkeypatch.setattr(task_pip_config, "accounts", self.accounts)
 
     def add(self, name, *, uid=None, current=False):
         home = os.path.join(self.base, name)
@@ -130,8 +132,8 @@ def test_tilde_in_cache_dir_follows_the_task_environment(run_module, fakes, tmp_
 @pytest.fixture
 def not_root(monkeypatch):
     """This process as a user who is not root: no identity switch, and another uid's files are not its own."""
-    monkeypatch.setattr(_cache_privilege, "is_root", lambda: False)
-    monkeypatch.setattr(_cache_module, "is_root", lambda: False, raising=False)
+    monkeypatch.setattr(core_privilege, "is_root", lambda: False)
+    monkeypatch.setattr(pip_targets, "is_root", lambda: False, raising=False)
 
 
 def test_user_all_without_root_reports_the_own_cache_and_says_the_others_need_root(run_module, fakes, monkeypatch, not_root):

@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_task_cache
-from ansible_collections.fleet.cache.plugins.module_utils._cache_common import human_size
-from ansible_collections.fleet.cache.plugins.module_utils._cache_scan import scan
+from ansible_collections.fleet.cache.plugins.module_utils._core.units import human_size
+from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
+from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache as task_pip_cache
 from ansible_collections.fleet.cache.plugins.modules import pip_cache
 
 
@@ -231,7 +231,7 @@ def test_about_names_each_cache_its_users_and_the_total():
         "entries": 3,
         "largest": [dict(entry, cache_dir="/home/a/.cache/pip"), dict(entry, cache_dir="/root/.cache/pip")],
     }
-    assert _cache_task_cache.about_lines(caches, removed, dry_run=True, min_age=300) == [
+    assert task_pip_cache.about_lines(caches, removed, dry_run=True, min_age=300) == [
         "root: /root/.cache/pip: would free 69 kB (1 entry, 2 files); 69 kB -> 0 bytes",
         "a, b: /home/a/.cache/pip: would free 69 kB (1 entry, 2 files); 69 kB -> 0 bytes",
         "c: /home/c/.cache/pip: not there, nothing to do",
@@ -251,8 +251,8 @@ def no_walk(monkeypatch):
         raise AssertionError("the module scanned or removed before refusing")
 
     # The module's task (shared with the Windows entry point) is where it scans and removes.
-    monkeypatch.setattr(_cache_task_cache, "scan", refuse)
-    monkeypatch.setattr(_cache_task_cache, "remove", refuse)
+    monkeypatch.setattr(task_pip_cache, "scan", refuse)
+    monkeypatch.setattr(task_pip_cache, "remove", refuse)
 
 
 BAD_INPUT = [

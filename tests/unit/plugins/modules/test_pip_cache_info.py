@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_walk
+from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 
 
 def warnings_text(result):
@@ -194,14 +194,14 @@ def test_config_file_sections_per_command(run_module, tmp_path, cache):
 
 def test_unreadable_folder_is_reported(run_module, cache, monkeypatch):
     locked = os.path.join(cache, "wheels", "ab")
-    real_scan = _cache_walk.list_dir
+    real_scan = core_walk.list_dir
 
     def scan_or_deny(path, fd):
         if path == locked:
             raise PermissionError(errno.EACCES, "Permission denied", path)
         return real_scan(path, fd)
 
-    monkeypatch.setattr(_cache_walk, "list_dir", scan_or_deny)
+    monkeypatch.setattr(core_walk, "list_dir", scan_or_deny)
     code, result = run_module.info({"cache_dir": cache})
     assert code == 0
     assert result["errors"] == [{"path": locked, "error": "Permission denied"}]

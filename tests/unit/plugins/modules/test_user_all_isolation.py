@@ -12,9 +12,11 @@ import os
 
 import pytest
 
-from ansible_collections.fleet.cache.plugins.module_utils import _cache_module, _cache_task_cache, _cache_task_info
-from ansible_collections.fleet.cache.plugins.module_utils._cache_common import CacheError
-from ansible_collections.fleet.cache.plugins.module_utils._cache_module import Account
+from ansible_collections.fleet.cache.plugins.module_utils._core.errors import CacheError
+from ansible_collections.fleet.cache.plugins.module_utils._pip import targets as pip_targets
+from ansible_collections.fleet.cache.plugins.module_utils._pip.targets import Account
+from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache as task_pip_cache
+from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache_info as task_pip_cache_info
 from ansible_collections.fleet.cache.plugins.modules import pip_cache
 
 SECRET = "Qx7-secret-hash"
@@ -46,7 +48,7 @@ class Users:
         self.base = base
         self.build_tree = build_tree
         self.listed = []
-        monkeypatch.setattr(_cache_module, "accounts", self.accounts)
+        monkeypatch.setattr(pip_targets, "accounts", self.accounts)
 
     def add(self, name, *, config):
         """config: 'good' (cache-dir = the user's cache), 'bad' (an unparsable file), or a cache-dir value."""
@@ -114,14 +116,14 @@ def test_info_isolates_an_unparsable_config(run_module, users, order):
 def test_info_isolates_a_scan_failure(run_module, users, monkeypatch):
     _home, broken_cache, _conf = users.add("brokenuser", config="good")
     _home, good_cache, _conf = users.add("gooduser", config="good")
-    real_scan = _cache_task_info.scan
+    real_scan = task_pip_cache_info.scan
 
     def scan(directory, **kwargs):
         if directory == broken_cache:
             raise CacheError("cannot scan this cache", path=directory)
         return real_scan(directory, **kwargs)
 
-    monkeypatch.setattr(_cache_task_info, "scan", scan)
+    monkeypatch.setattr(task_pip_cache_info, "scan", scan)
     code, result = run_module.info({"user": "all"})
     assert code == 0
     assert result["failed_users"] == ["brokenuser"]
@@ -172,7 +174,7 @@ def test_cache_isolates_a_refused_cache_dir(run_module, users, tree_fingerprint,
     refused_home = os.path.join(users.base, "refuseduser")
     _home, _cache, refused_conf = users.add("refuseduser", config=refused_home)
     _home, good_cache, _conf = users.add("gooduser", config="good")
-    monkeypatch.setattr(_cache_task_cache, "homes", lambda: [refused_home])  # as if it were in the passwd database
+    monkeypatch.setattr(task_pip_cache, "homes", lambda: [refused_home])  # as if it were in the passwd database
     before = tree_fingerprint(refused_home)
     code, result = run_module(pip_cache, {"user": "all", "state": "purged"})
     assert code == 0
