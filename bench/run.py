@@ -67,23 +67,23 @@ _HELPERS = f"sys.stderr.write({HELPER_PEAKS!r} + json.dumps(result.helper_peaks_
 ENGINE_CODE = {
     "info": f"from {_MU}._pip.scan import scan\nresult = scan(cache)\nprint('\\n'.join(result.pip_info_lines()))\n" + _HELPERS,
     "list": (
-        f"from {_MU}._pip.scan import NameMatcher, scan\n"
+        f"from {_MU}._pip.matching import NameMatcher\nfrom {_MU}._pip.scan import scan\n"
         "result = scan(cache, list_matcher=NameMatcher(glob='*'), list_limit=1000)\n"
         "print('\\n'.join(wheel.as_dict()['pip_line'] for wheel in result.wheels.items()))\n"
         "print(result.wheels.count)\n" + _HELPERS
     ),
     "remove-glob": (
-        f"from {_MU}._pip.remove import Request, remove\nfrom {_MU}._pip.scan import NameMatcher\n"
+        f"from {_MU}._pip.remove import Request, remove\nfrom {_MU}._pip.matching import NameMatcher\n"
         "outcome = remove(cache, Request(mode='absent', matcher=NameMatcher(glob=arg)), dry_run=dry)\n" + _OUTCOME
     ),
     "remove-name": (
-        f"from {_MU}._pip.remove import Request, remove\nfrom {_MU}._pip.scan import NameMatcher\n"
+        f"from {_MU}._pip.remove import Request, remove\nfrom {_MU}._pip.matching import NameMatcher\n"
         f"from {_MU}._pip.http import identify_for_removal\nfrom {_MU}._pip.version import parse_requirement\n"
         "request = Request(mode='absent', matcher=NameMatcher(requirements=[parse_requirement(arg)]), http_projects=True, identify=identify_for_removal)\n"
         "outcome = remove(cache, request, dry_run=dry)\n" + _OUTCOME
     ),
     "purge": (
-        f"from {_MU}._pip.remove import Request, remove\nfrom {_MU}._pip.scan import NameMatcher\n"
+        f"from {_MU}._pip.remove import Request, remove\nfrom {_MU}._pip.matching import NameMatcher\n"
         "outcome = remove(cache, Request(mode='purged', matcher=NameMatcher(glob='*')), dry_run=dry)\n" + _OUTCOME
     ),
     "prune-size": f"from {_MU}._pip.remove import Request, remove\noutcome = remove(cache, Request(mode='pruned', max_size=int(arg)), dry_run=dry)\n"

@@ -32,7 +32,10 @@ _install_path()
 
 from ansible_collections.fleet.cache.plugins.module_utils._core import errors, units, walk  # noqa: E402
 from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa: E402
+    count,
     http,
+    layout,
+    matching,
     names,
     remove,
     resolve,
@@ -40,7 +43,23 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa:
     version,
 )
 
-__all__ = ["REPO_ROOT", "copy_engine", "engine_names", "errors", "http", "names", "remove", "resolve", "scan", "units", "version", "walk"]
+__all__ = [
+    "REPO_ROOT",
+    "copy_engine",
+    "count",
+    "engine_names",
+    "errors",
+    "http",
+    "layout",
+    "matching",
+    "names",
+    "remove",
+    "resolve",
+    "scan",
+    "units",
+    "version",
+    "walk",
+]
 
 ENGINE_SOURCE = REPO_ROOT / "plugins" / "module_utils"
 

@@ -319,7 +319,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fleet_cache_engine._pip import remove  # noqa: E402
-from fleet_cache_engine._pip import scan  # noqa: E402
+from fleet_cache_engine._pip import matching, scan  # noqa: E402
 
 spec = json.loads(sys.argv[1])
 if spec.get("kill_after") is not None:
@@ -342,12 +342,12 @@ if spec["mode"] == "scan":
     print(json.dumps({"files": result.total.files, "bytes": result.total.bytes, "errors": result.errors.items, "error_count": result.errors.count}))
     sys.exit(0)
 identify = None
-matcher = scan.NameMatcher(glob="*") if spec["mode"] == "purged" else None
+matcher = matching.NameMatcher(glob="*") if spec["mode"] == "purged" else None
 if spec.get("names"):
     from fleet_cache_engine._pip import http
     from fleet_cache_engine._pip import version
 
-    matcher = scan.NameMatcher(requirements=[version.parse_requirement(name) for name in spec["names"]])
+    matcher = matching.NameMatcher(requirements=[version.parse_requirement(name) for name in spec["names"]])
     identify = http.identify_for_removal
 request = remove.Request(
     mode=spec["mode"],

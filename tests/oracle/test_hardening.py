@@ -43,7 +43,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 import yaml
-from engine import REPO_ROOT, errors, http, remove, scan, units, version, walk
+from engine import REPO_ROOT, errors, http, matching, remove, scan, units, version, walk
 from hardening_support import (
     OLD,
     Answer,
@@ -142,7 +142,7 @@ def _backdate(root: Path, stamp: float) -> None:
 
 
 def _purge_request(**extra: Any) -> Any:
-    return remove.Request(mode="purged", matcher=scan.NameMatcher(glob="*"), **extra)
+    return remove.Request(mode="purged", matcher=matching.NameMatcher(glob="*"), **extra)
 
 
 def _ok(answer: Answer) -> None:
@@ -313,7 +313,7 @@ def test_files_vanish_between_listing_and_use(tally: Tally, tmp_path: Path, deco
             elif mode == "pruned":
                 request = remove.Request(mode="pruned", max_size=20_000, max_age=100 * DAY)
             else:
-                request = remove.Request(mode="absent", matcher=scan.NameMatcher(glob="proj1"))
+                request = remove.Request(mode="absent", matcher=matching.NameMatcher(glob="proj1"))
             outcome = remove.remove(str(cache), request, dry_run=False)
             assert outcome.errors.count == 0, outcome.errors.items
             if mode == "purged":
@@ -530,7 +530,7 @@ def test_names_that_are_not_utf8(tally: Tally, template: Path, tmp_path: Path, d
         link_decoy_into(cache, decoy, runner)
         with tally.scenario(f"fault: names that are not UTF-8 ({runner})", decoy):
             if runner == "engine":
-                result = scan.scan(str(cache), list_matcher=scan.NameMatcher(glob="*"))
+                result = scan.scan(str(cache), list_matcher=matching.NameMatcher(glob="*"))
                 assert result.errors.count == 0
                 assert any("\udce9" in wheel.filename for wheel in result.wheels.items())  # type: ignore[union-attr]
                 dry = remove.remove(str(cache), _purge_request(), dry_run=True)
@@ -573,7 +573,7 @@ def test_paths_longer_than_path_max(tally: Tally, template: Path, tmp_path: Path
         link_decoy_into(cache, decoy, runner)
         with tally.scenario(f"fault: paths longer than PATH_MAX ({runner})", decoy):
             if runner == "engine":
-                result = scan.scan(str(cache), list_matcher=scan.NameMatcher(glob="Long"))
+                result = scan.scan(str(cache), list_matcher=matching.NameMatcher(glob="Long"))
                 assert result.errors.count == 0 and result.wheels is not None and result.wheels.count == 1
                 assert len(result.wheels.items()[0].path) > 4096
                 dry = remove.remove(str(cache), _purge_request(), dry_run=True)
@@ -666,8 +666,10 @@ def _requests() -> dict[str, Any]:
         "pruned by age": remove.Request(mode="pruned", max_age=1.0),
         "pruned by size": remove.Request(mode="pruned", max_size=0),
         "pruned ci": remove.Request(mode="pruned", ci=True),
-        "absent by glob": remove.Request(mode="absent", matcher=scan.NameMatcher(glob="*"), http_all=True),
-        "absent by name": remove.Request(mode="absent", matcher=scan.NameMatcher(requirements=names), http_projects=True, identify=http.identify_for_removal),
+        "absent by glob": remove.Request(mode="absent", matcher=matching.NameMatcher(glob="*"), http_all=True),
+        "absent by name": remove.Request(
+            mode="absent", matcher=matching.NameMatcher(requirements=names), http_projects=True, identify=http.identify_for_removal
+        ),
     }
 
 
@@ -811,7 +813,7 @@ def test_hostile_patterns(tally: Tally, template: Path, tmp_path: Path, decoy: D
     for pattern in GLOB_REFUSED:
         with tally.scenario(f"hostile: glob {pattern[:20]!r} refused (engine)", decoy):
             with pytest.raises(errors.InvalidValue) as raised:
-                scan.check_glob_pattern(pattern, option="name")
+                matching.check_glob_pattern(pattern, option="name")
             assert raised.value.option == "name"
     for name in NAME_REFUSED:
         with tally.scenario(f"hostile: name {name!r} refused (engine)", decoy):
@@ -821,8 +823,10 @@ def test_hostile_patterns(tally: Tally, template: Path, tmp_path: Path, decoy: D
     for number, pattern in enumerate(GLOB_OK):
         cache = copy_cache(template, tmp_path / f"cache-{number}")
         with tally.scenario(f"hostile: glob {pattern!r} removes what pip's rule matches (engine)", decoy):
-            expected = sorted(name for name in wheels if fnmatch.fnmatchcase(name, scan.pip_wheel_pattern(pattern)))
-            outcome = remove.remove(str(cache), remove.Request(mode="absent", matcher=scan.NameMatcher(glob=scan.check_glob_pattern(pattern))), dry_run=False)
+            expected = sorted(name for name in wheels if fnmatch.fnmatchcase(name, matching.pip_wheel_pattern(pattern)))
+            outcome = remove.remove(
+                str(cache), remove.Request(mode="absent", matcher=matching.NameMatcher(glob=matching.check_glob_pattern(pattern))), dry_run=False
+            )
             assert sorted(os.path.basename(item["path"]) for item in outcome.gone.items() if item["path"].endswith(".whl")) == expected
     cache = copy_cache(template, tmp_path / "cache-module")
     asks: list[tuple[str, dict[str, Any], Optional[str]]] = [
@@ -1041,7 +1045,7 @@ def test_sigkill_at_random_points(tally: Tally, newest_pip: OraclePip, filled: F
                     max_size=spec.get("max_size"),
                     ci=spec.get("ci", False),
                     purge_extras=frozenset(spec.get("purge_extras", [])),
-                    matcher=scan.NameMatcher(glob="*") if spec["mode"] == "purged" else None,
+                    matcher=matching.NameMatcher(glob="*") if spec["mode"] == "purged" else None,
                     now=now,
                 )
                 rerun = remove.remove(str(cache), request, dry_run=False)
@@ -1444,13 +1448,13 @@ def _request(spec: tuple[Any, ...], now: float) -> Any:
         requirement = version.parse_requirement(detail[5:])
         return remove.Request(
             mode="absent",
-            matcher=scan.NameMatcher(requirements=[requirement]),
+            matcher=matching.NameMatcher(requirements=[requirement]),
             http_projects=True,
             identify=http.identify_for_removal,
             min_age=min_age,
             now=now,
         )
-    return remove.Request(mode="absent", matcher=scan.NameMatcher(glob=detail), http_all=detail == "*", min_age=min_age, now=now)
+    return remove.Request(mode="absent", matcher=matching.NameMatcher(glob=detail), http_all=detail == "*", min_age=min_age, now=now)
 
 
 REMOVABLE = ("http-v2/", "http/", "wheels/", "selfcheck/")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine import resolve, scan, units
+from engine import count, layout, matching, resolve, scan, units
 from piporacle import OraclePip, isolated_env, pip_cache_dir, pip_cache_info, pip_cache_list
 
 from playbooks import adhoc
@@ -27,14 +27,14 @@ def _mixed_cache(template_caches: dict[str, Path], dest: Path) -> Path:
     return Path(os.path.realpath(dest))
 
 
-def _both_ways(cache: Path, **options: object) -> list[scan.ScanResult]:
+def _both_ways(cache: Path, **options: object) -> list[layout.ScanResult]:
     """The scan in one process, and shared at once with two helper processes (a large cache's way)."""
     alone = scan.scan(str(cache), helpers=0, **options)
-    split_after, scan.SPLIT_AFTER = scan.SPLIT_AFTER, 0
+    split_after, count.SPLIT_AFTER = count.SPLIT_AFTER, 0
     try:
         shared = scan.scan(str(cache), helpers=2, **options)
     finally:
-        scan.SPLIT_AFTER = split_after
+        count.SPLIT_AFTER = split_after
     assert len(shared.helper_peaks_kib) == 2, "both helpers counted a share"
     return [alone, shared]
 
@@ -45,7 +45,7 @@ def _assert_info_equal(pip: OraclePip, cache: Path, env: dict[str, str]) -> None
         _assert_scan_equal(pip, info, ours, cache)
 
 
-def _assert_scan_equal(pip: OraclePip, info: Any, ours: scan.ScanResult, cache: Path) -> None:
+def _assert_scan_equal(pip: OraclePip, info: Any, ours: layout.ScanResult, cache: Path) -> None:
     # pip < 23.3 does not know http-v2/: it counts and sizes http/ alone.
     sees_v2 = pip.key >= (23, 3)
     http_files = ours.http_files if sees_v2 else ours.buckets["http"].files
@@ -98,7 +98,7 @@ def test_list_matches_pip(oracle_pip: OraclePip, template_caches: dict[str, Path
     cache = _copy(template_caches[oracle_pip.version], tmp_path / "cache")
     env = isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache))
     abspath, human = pip_cache_list(oracle_pip, env, pattern, "abspath"), pip_cache_list(oracle_pip, env, pattern, "human")
-    for ours in _both_ways(cache, list_matcher=scan.NameMatcher(glob=pattern or "*"), list_limit=10_000):
+    for ours in _both_ways(cache, list_matcher=matching.NameMatcher(glob=pattern or "*"), list_limit=10_000):
         assert ours.wheels is not None
         items = ours.wheels.items()
         assert sorted(item.path for item in items) == abspath
@@ -111,7 +111,7 @@ def test_list_cap_says_it_was_cut(newest_pip: OraclePip, template_caches: dict[s
     cache = _copy(template_caches[newest_pip.version], tmp_path / "cache")
     full = pip_cache_list(newest_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(cache)), None, "human")
     assert len(full) >= 2
-    for ours in _both_ways(cache, list_matcher=scan.NameMatcher(glob="*"), list_limit=1):
+    for ours in _both_ways(cache, list_matcher=matching.NameMatcher(glob="*"), list_limit=1):
         assert ours.wheels is not None
         assert ours.wheels.count == len(full)
         assert ours.wheels.truncated
@@ -139,8 +139,8 @@ def test_cache_disabled_by_ownership_says_so(newest_pip: OraclePip, tmp_path: Pa
     # The module's own user is root, whose configuration files are not this test's: an empty config folder instead.
     isolated = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
     result = adhoc("fleet.cache.pip_cache_info", {"environment": dict(settings, **isolated), "python": str(newest_pip.python)}, tmp_path)
-    entry = result["caches"][0]  # type: ignore[index]
-    assert (entry["cache_dir"], entry["source"], entry["disabled"]) == (None, "disabled", True), result
+    first = result["caches"][0]  # type: ignore[index]
+    assert (first["cache_dir"], first["source"], first["disabled"]) == (None, "disabled", True), result
     assert "not owned or is not writable" in str(result["caches"][0]["disabled_reason"])  # type: ignore[index]
     resolution = result["caches"][0]["resolution"]  # type: ignore[index]
     assert (resolution["configured_source"], resolution["configured_dir"]) == (how, str(foreign))

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from engine import http, names, remove, scan, units, version
+from engine import http, matching, names, remove, scan, units, version
 from piporacle import PROJECT_SPECS, OraclePip, RemoveResult, isolated_env, pip_cache_purge, pip_cache_remove, tree_snapshot
 
 from playbooks import adhoc
@@ -70,7 +70,7 @@ def test_remove_glob_matches_pip(oracle_pip: OraclePip, template_caches: dict[st
     theirs, ours = _two_copies(template_caches[oracle_pip.version], tmp_path)
     untouched = tree_snapshot(ours)
     result = pip_cache_remove(oracle_pip, isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(theirs)), pattern)
-    request = remove.Request(mode="absent", matcher=scan.NameMatcher(glob=pattern), http_all=pattern == "*")
+    request = remove.Request(mode="absent", matcher=matching.NameMatcher(glob=pattern), http_all=pattern == "*")
     predicted = remove.remove(str(ours), request, dry_run=True)
     assert tree_snapshot(ours) == untouched, "a dry run changes nothing on disk"
     done = remove.remove(str(ours), request, dry_run=False)
@@ -146,7 +146,7 @@ def _tiny_requests(cache: Path) -> tuple[set[tuple[str, str, str | None]], set[s
     items, _count, truncated, _unknown = http.list_downloads(str(cache))
     assert not truncated
     downloads = {(item["path"], item["kind"], item["version"]) for item in items if item["normalized_name"] == "tiny-requests"}
-    listed = scan.scan(str(cache), list_matcher=scan.NameMatcher(glob="tiny_requests"), list_limit=100).wheels
+    listed = scan.scan(str(cache), list_matcher=matching.NameMatcher(glob="tiny_requests"), list_limit=100).wheels
     assert listed is not None
     return downloads, {item.filename.split("-")[1] for item in listed.items()}
 
@@ -175,7 +175,7 @@ def test_index_pages_go_only_with_the_whole_project(
     untouched = tree_snapshot(cache)
     request = remove.Request(
         mode="absent",
-        matcher=scan.NameMatcher(requirements=[version.parse_requirement(requirement)]),
+        matcher=matching.NameMatcher(requirements=[version.parse_requirement(requirement)]),
         http_projects=True,
         identify=http.identify_for_removal,
     )

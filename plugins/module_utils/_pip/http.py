@@ -340,7 +340,7 @@ def list_downloads(cache_dir: str, *, requirements: Optional[list[Any]] = None, 
     """The HTTP cache's entries identified by content: (items, count, truncated, unrecognised)."""
     from .._core.units import iso_time
     from .._core.walk import FileItem, FolderVisit, Listing, WalkErrors, walk
-    from .scan import CappedList, HttpEntries, http_stem
+    from .layout import CappedList, HttpEntries, http_stem
 
     found = CappedList(limit)
     unknown = [0]

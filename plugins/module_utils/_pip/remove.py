@@ -43,8 +43,10 @@ from .._core.walk import (
     walk,
 )
 from .http import identify_entry
+from .layout import HttpEntries, http_stem
+from .matching import NameMatcher, is_wheel_file
 from .names import normalize_name, parse_wheel_filename
-from .scan import HttpEntries, NameMatcher, http_stem, is_wheel_file, scan
+from .scan import scan
 
 PURGE_EXTRAS = ("selfcheck", "build_dirs", "stray_wheels")
 HISTOGRAM_BINS = 4096

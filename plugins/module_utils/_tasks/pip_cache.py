@@ -19,8 +19,9 @@ from .._core.errors import CacheError
 from .._core.privilege import run_as
 from .._core.units import age_words, human_size, parse_duration, parse_size
 from .._pip.http import identify_for_removal
+from .._pip.matching import NameMatcher, check_glob_pattern
 from .._pip.remove import Request, check_cache_dir, remove
-from .._pip.scan import NameMatcher, check_glob_pattern, scan
+from .._pip.scan import scan
 from .._pip.targets import Target, acting_identity, common_argument_spec, homes, host_platform, targets
 from .._pip.version import parse_requirement
 

@@ -16,8 +16,9 @@ import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core import parallel as core_parallel
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
-from ansible_collections.fleet.cache.plugins.module_utils._pip import scan as pip_scan
-from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import NameMatcher, scan
+from ansible_collections.fleet.cache.plugins.module_utils._pip import count as pip_count
+from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher
+from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="helper processes need os.fork"),
@@ -70,7 +71,7 @@ def _scan(root, helpers, **options):
 
 @pytest.fixture
 def split_at_once(monkeypatch):
-    monkeypatch.setattr(pip_scan, "SPLIT_AFTER", 0)
+    monkeypatch.setattr(pip_count, "SPLIT_AFTER", 0)
 
 
 @pytest.mark.parametrize("helpers", [1, 2, 3])
@@ -92,13 +93,13 @@ def test_a_small_cache_starts_no_helper(big_cache, monkeypatch):
 
 
 def _helper_does(monkeypatch, action):
-    real = pip_scan._count_share
+    real = pip_count._count_share
 
     def count_share(share, rules):
         action()
         return real(share, rules)
 
-    monkeypatch.setattr(pip_scan, "_count_share", count_share)
+    monkeypatch.setattr(pip_count, "_count_share", count_share)
 
 
 def _raise():
@@ -174,8 +175,8 @@ def test_a_result_that_cannot_be_sent_is_a_failure():
 
 @pytest.mark.parametrize("result", [None, "text", [("http", ())], [("http", (1,) * 5)]])
 def test_a_result_of_the_wrong_shape_is_not_taken(result):
-    rules = pip_scan._Rules(False, None, None)
-    assert pip_scan._received(result, rules) is None
+    rules = pip_count.Rules(False, None, None)
+    assert pip_count._received(result, rules) is None
 
 
 def test_a_helper_sends_plain_values_back():

@@ -27,9 +27,10 @@ from ansible_collections.fleet.cache.plugins.module_utils._core.windows import (
     profiles,
 )
 from ansible_collections.fleet.cache.plugins.module_utils._pip import targets as pip_targets
+from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher, is_wheel_file, pip_wheel_pattern
 from ansible_collections.fleet.cache.plugins.module_utils._pip.remove import Request, remove
 from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import resolve
-from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import NameMatcher, is_wheel_file, pip_wheel_pattern, scan
+from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
 
 REG_SZ, REG_EXPAND_SZ = 1, 2
 

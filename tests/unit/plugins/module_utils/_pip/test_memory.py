@@ -19,11 +19,14 @@ import tracemalloc
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
+from ansible_collections.fleet.cache.plugins.module_utils._pip import count as pip_count
+from ansible_collections.fleet.cache.plugins.module_utils._pip import layout as pip_layout
 from ansible_collections.fleet.cache.plugins.module_utils._pip import remove as pip_remove
-from ansible_collections.fleet.cache.plugins.module_utils._pip import scan as pip_scan
 from ansible_collections.fleet.cache.plugins.module_utils._pip.http import list_downloads
+from ansible_collections.fleet.cache.plugins.module_utils._pip.layout import pip_list_line
+from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher
 from ansible_collections.fleet.cache.plugins.module_utils._pip.remove import Request, remove
-from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import NameMatcher, pip_list_line, scan
+from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
 
 # Entries in the one large folder (a folder costs more to make than a file); a tenth of them is the small folder, which
 # is streamed too (more than the walk lists whole: core_walk.SORTED_MAX), so what the two cost is what streaming costs.
@@ -209,7 +212,7 @@ def test_folders_past_the_caps_give_what_small_folders_give(tmp_path, monkeypatc
     results = {}
     for caps in ("default", "tiny"):
         if caps == "tiny":
-            for module, name in ((pip_scan, "PAIR_WAIT"), (pip_scan, "UNIT_CAP"), (core_walk, "HOLD"), (pip_remove, "HOLD")):
+            for module, name in ((pip_layout, "PAIR_WAIT"), (pip_count, "UNIT_CAP"), (core_walk, "HOLD"), (pip_remove, "HOLD")):
                 monkeypatch.setattr(module, name, 1)
         cache = str(tmp_path / "cache")  # the same path both times: paths are part of the results
         _build(cache, files)

@@ -17,8 +17,9 @@ import pytest
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import UnsafeCacheDir
 from ansible_collections.fleet.cache.plugins.module_utils._pip.http import identify_for_removal
+from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher
 from ansible_collections.fleet.cache.plugins.module_utils._pip.remove import Outcome, Request, check_cache_dir, remove
-from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import NameMatcher, scan
+from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
 from ansible_collections.fleet.cache.plugins.module_utils._pip.version import parse_requirement
 
 DAY = 86400

@@ -19,8 +19,8 @@ import threading
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
+from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher
 from ansible_collections.fleet.cache.plugins.module_utils._pip.remove import Request, remove
-from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import NameMatcher
 
 ROUNDS = 3
 

@@ -13,8 +13,9 @@ import pytest
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import UnsafeCacheDir
 from ansible_collections.fleet.cache.plugins.module_utils._pip import remove as pip_remove
+from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher
 from ansible_collections.fleet.cache.plugins.module_utils._pip.remove import Request, check_cache_dir, remove
-from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import NameMatcher, scan
+from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
 
 pytestmark = pytest.mark.skipif(not core_walk._FD_MODE, reason="removal by descriptor is POSIX only")
 

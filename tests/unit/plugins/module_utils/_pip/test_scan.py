@@ -11,16 +11,10 @@ import time
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import InvalidValue
-from ansible_collections.fleet.cache.plugins.module_utils._pip import scan as pip_scan
-from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import (
-    BucketStats,
-    CappedList,
-    NameMatcher,
-    check_glob_pattern,
-    pip_wheel_pattern,
-    platform_path_module,
-    scan,
-)
+from ansible_collections.fleet.cache.plugins.module_utils._pip import count as pip_count
+from ansible_collections.fleet.cache.plugins.module_utils._pip.layout import BucketStats, CappedList
+from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher, check_glob_pattern, pip_wheel_pattern
+from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import platform_path_module, scan
 from ansible_collections.fleet.cache.plugins.module_utils._pip.version import parse_requirement
 
 DAY = 86400
@@ -148,7 +142,7 @@ def test_wheels_are_listed_in_pip_cache_lists_order(tmp_path, build_tree, monkey
         " - zeta-1.0-py3-none-any.whl (10 bytes)",
     ]
     assert lines == sorted(lines)  # what pip's format_for_human prints
-    monkeypatch.setattr(pip_scan, "SPLIT_AFTER", 0)  # with helpers: the folders are shared out at once
+    monkeypatch.setattr(pip_count, "SPLIT_AFTER", 0)  # with helpers: the folders are shared out at once
     for helpers in (0, 2):
         result = scan(root, list_matcher=NameMatcher(glob="*"), helpers=helpers)
         assert [item.as_dict()["pip_line"] for item in result.wheels.items()] == lines
