@@ -8,7 +8,6 @@ as the user whose cache it is."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import pwd
@@ -30,6 +29,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._core.errors import In
 from ansible_collections.fleet.cache.plugins.module_utils._core.fd import open_dir_nofollow
 from ansible_collections.fleet.cache.plugins.module_utils._core.ownership import give_back
 from ansible_collections.fleet.cache.plugins.module_utils._core.relocate import move_content, mover_of
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import STANDARD_TREE, fingerprint
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="changing owners and acting as another user need root")
@@ -37,43 +37,6 @@ linux_fds = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="the s
 
 UID = 54321  # no account needs to exist for give_back: it takes the uid and gid it gives back to
 GID = 54321
-
-# pip's layout, and two files that are not pip's: relative path -> (size, age in days; unused here).
-TREE = {
-    "http-v2/0/1/2/3/4/k1": (200, 40),
-    "http-v2/0/1/2/3/4/k1.body": (1000, 40),
-    "http-v2/0/1/2/3/5/k2": (150, 5),
-    "http-v2/0/1/2/3/5/k2.body": (2500, 5),
-    "http/a/b/c/d/e/k3": (3000, 100),
-    "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl": (4000, 50),
-    "wheels/ab/cd/ef/0123/origin.json": (20, 50),
-    "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl": (5000, 2),
-    "wheels/12/34/56/789a/origin.json": (20, 2),
-    "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl": (6000, 10),
-    "wheels/12/34/56/bcde/origin.json": (20, 10),
-    "selfcheck/5a5a": (100, 1),
-    "selfcheck.json": (50, 300),
-    "notes.txt": (10, 3),
-}
-
-
-def fingerprint(root: Path) -> dict[str, tuple[object, ...]]:
-    """Every path under root, links not followed: kind, mode, size, mtime, content digest or link target."""
-    found: dict[str, tuple[object, ...]] = {}
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(directory, name)
-            info = os.lstat(path)
-            rel = os.path.relpath(path, root)
-            if stat.S_ISLNK(info.st_mode):
-                found[rel] = ("link", os.readlink(path))
-            elif stat.S_ISDIR(info.st_mode):
-                found[rel] = ("dir", stat.S_IMODE(info.st_mode), info.st_mtime_ns)
-            else:
-                with open(path, "rb") as handle:
-                    found[rel] = ("file", stat.S_IMODE(info.st_mode), info.st_size, info.st_mtime_ns, hashlib.sha256(handle.read()).hexdigest())
-    return found
-
 
 def owners(root: Path) -> dict[str, tuple[int, int]]:
     """(uid, gid) of every entry under root and of root itself, links not followed."""
@@ -90,7 +53,7 @@ def state(root: Path) -> tuple[dict[str, tuple[object, ...]], dict[str, tuple[in
 
 
 def build(root: Path, files: Optional[dict[str, tuple[int, int]]] = None) -> Path:
-    for rel, (size, _age) in (TREE if files is None else files).items():
+    for rel, (size, _age) in (STANDARD_TREE if files is None else files).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(bytes([len(rel) % 251]) * size)

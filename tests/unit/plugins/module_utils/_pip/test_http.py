@@ -16,8 +16,8 @@ import zipfile
 
 import pytest
 
-from ansible_collections.fleet.cache.plugins.module_utils._pip import http
 from ansible_collections.fleet.cache.plugins.module_utils._core.units import human_size
+from ansible_collections.fleet.cache.plugins.module_utils._pip import http
 from ansible_collections.fleet.cache.plugins.module_utils._pip.http import Identity, identify_entry, identify_for_removal, list_downloads
 from ansible_collections.fleet.cache.plugins.module_utils._pip.version import parse_requirement
 
