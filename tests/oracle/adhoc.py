@@ -13,6 +13,25 @@ from engine import REPO_ROOT
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 
 
+def adhoc_command(module: str, args: str, *, check: bool = False, diff: bool = False, extra_vars: dict[str, str] | None = None) -> list[str]:
+    """The command line of one ad hoc module run against localhost, with the controller venv's Python on the host."""
+    return [
+        str(VENV_BIN / "ansible"),
+        "localhost",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={VENV_BIN / 'python'}",
+        *[part for name, value in (extra_vars or {}).items() for part in ("-e", f"{name}={value}")],
+        "-m",
+        module,
+        "-a",
+        args,
+        *(["--check"] if check else []),
+        *(["--diff"] if diff else []),
+    ]
+
+
 def run_module(
     module: str, args: str, tmp: Path, *, check: bool = False, diff: bool = False, extra_vars: dict[str, str] | None = None, **extra_env: str
 ) -> dict[str, object]:
@@ -37,21 +56,7 @@ def run_module(
     }
     env.update({key: value.replace("{collections}", str(collections)) for key, value in extra_env.items()})
     proc = subprocess.run(
-        [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={VENV_BIN / 'python'}",
-            *[part for name, value in (extra_vars or {}).items() for part in ("-e", f"{name}={value}")],
-            "-m",
-            module,
-            "-a",
-            args,
-            *(["--check"] if check else []),
-            *(["--diff"] if diff else []),
-        ],
+        adhoc_command(module, args, check=check, diff=diff, extra_vars=extra_vars),
         env=env,
         capture_output=True,
         text=True,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from adhoc import adhoc_command
 from engine import REPO_ROOT
 
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -146,19 +147,7 @@ def fake_cache(root: Path, *, seed: int, downloads: int, wheels: int, size: int,
 
 def adhoc(module: str, args: dict[str, Any], tmp: Path, *, check: bool = False) -> dict[str, Any]:
     """One module run ad hoc against localhost; its result."""
-    cmd = [
-        str(VENV_BIN / "ansible"),
-        "localhost",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={VENV_BIN / 'python'}",
-        "-m",
-        module,
-        "-a",
-        json.dumps(args),
-        *(["--check"] if check else []),
-    ]
+    cmd = adhoc_command(module, json.dumps(args), check=check)
     proc = subprocess.run(cmd, env=ansible_env(tmp, ANSIBLE_CALLBACK_RESULT_FORMAT="json"), capture_output=True, text=True, timeout=120, check=False, cwd=tmp)
     head, sep, body = proc.stdout.partition(" => ")
     assert sep and head.startswith("localhost |"), proc.stdout + proc.stderr
