@@ -23,33 +23,48 @@ _SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 SIZE_FORMS = "5GB, 500MiB, 2GiB, or 7B for bytes"
 
 
-def _size_invalid(shown: object, option: str) -> InvalidValue:
-    return InvalidValue(f"expected a size such as {SIZE_FORMS}, got {shown!r}", option=option)
+class _Quantity:
+    """What a size or an age is called in messages, and the forms it is written in."""
+
+    def __init__(self, noun: str, forms: str) -> None:
+        self.noun = noun  # with its article: "a size", "an age"
+        self.forms = forms
+
+    def invalid(self, shown: object, option: str) -> InvalidValue:
+        return InvalidValue(f"expected {self.noun} such as {self.forms}, got {shown!r}", option=option)
+
+    def unitless(self, shown: object, option: str) -> InvalidValue:
+        return InvalidValue(f"{self.noun} needs a unit, got {shown!r}: write it as {self.forms} (only 0 needs no unit)", option=option)
+
+    def text_of(self, value: object, option: str) -> Optional[str]:
+        """A value given as text, for the caller to parse; None for the number 0; every other number refused."""
+        if isinstance(value, bool):
+            raise self.invalid(value, option)
+        if isinstance(value, (int, float)):
+            if value < 0 or math.isnan(value) or math.isinf(value):
+                raise InvalidValue(f"{self.noun} cannot be negative, infinite or NaN, got {value}", option=option)
+            if value != 0:
+                raise self.unitless(value, option)
+            return None
+        return str(value)
 
 
-def _size_unitless(shown: object, option: str) -> InvalidValue:
-    return InvalidValue(f"a size needs a unit, got {shown!r}: write it as {SIZE_FORMS} (only 0 needs no unit)", option=option)
+_SIZE = _Quantity("a size", SIZE_FORMS)
 
 
 def parse_size(value: object, *, option: str = "max_size") -> int:
     """Parse ``2GB``, ``500MiB``, ``1.5 G``, ``7B`` into bytes; a number without a unit is refused unless it is 0."""
-    if isinstance(value, bool):
-        raise _size_invalid(value, option)
-    if isinstance(value, (int, float)):
-        if value < 0 or math.isnan(value) or math.isinf(value):
-            raise InvalidValue(f"a size cannot be negative, infinite or NaN, got {value}", option=option)
-        if value != 0:
-            raise _size_unitless(value, option)
+    text = _SIZE.text_of(value, option)
+    if text is None:
         return 0
-    text = str(value)
     match = _SIZE_RE.match(text)
     if not match:
-        raise _size_invalid(text, option)
+        raise _SIZE.invalid(text, option)
     number, prefix, binary, unit = match.groups()
     if binary and not prefix:
-        raise _size_invalid(text, option)
+        raise _SIZE.invalid(text, option)
     if not (prefix or binary or unit) and float(number) != 0:
-        raise _size_unitless(text, option)
+        raise _SIZE.unitless(text, option)
     base = 1024 if binary else 1000
     result = float(number) * base ** _SIZE_POWERS[prefix.lower()]
     if result > 2**62:
@@ -87,25 +102,15 @@ _DURATION_UNITS = {
 AGE_FORMS = "30d, 12h, 90m, 2w, or 45s for seconds"
 
 
-def _age_invalid(shown: object, option: str) -> InvalidValue:
-    return InvalidValue(f"expected an age such as {AGE_FORMS}, got {shown!r}", option=option)
-
-
-def _age_unitless(shown: object, option: str) -> InvalidValue:
-    return InvalidValue(f"an age needs a unit, got {shown!r}: write it as {AGE_FORMS} (only 0 needs no unit)", option=option)
+_AGE = _Quantity("an age", AGE_FORMS)
 
 
 def parse_duration(value: object, *, option: str = "max_age") -> float:
     """Parse ``30d``, ``12h``, ``1w2d``, ``90m``, ``45s`` into seconds; a number without a unit is refused unless it is 0."""
-    if isinstance(value, bool):
-        raise _age_invalid(value, option)
-    if isinstance(value, (int, float)):
-        if value < 0 or math.isnan(value):
-            raise InvalidValue(f"an age cannot be negative or NaN, got {value}", option=option)
-        if value != 0:
-            raise _age_unitless(value, option)
+    given = _AGE.text_of(value, option)
+    if given is None:
         return 0.0
-    text = str(value).strip()
+    text = given.strip()
     position = 0
     total = 0.0
     parts = 0
@@ -116,15 +121,15 @@ def parse_duration(value: object, *, option: str = "max_age") -> float:
             continue
         match = _DURATION_RE.match(text, position)
         if not match or match.group(2).lower() not in _DURATION_UNITS:
-            raise _age_invalid(text, option)
+            raise _AGE.invalid(text, option)
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
         unitless = unitless or not match.group(2)
         position = match.end()
         parts += 1
     if not parts:
-        raise _age_invalid(text, option)
+        raise _AGE.invalid(text, option)
     if unitless and (parts > 1 or total != 0):
-        raise _age_unitless(text, option)
+        raise _AGE.unitless(text, option)
     if total > 100 * 365 * 86400:
         raise InvalidValue(f"age {text!r} is more than a century", option=option)
     return total

@@ -104,9 +104,11 @@ def test_parse_size_rejects_more_than_any_file_system():
     assert parse_size("4PB") == 4 * 10**15
 
 
-def test_parse_size_rejects_infinity():
-    with pytest.raises(InvalidValue):
-        parse_size(float("inf"))
+@pytest.mark.parametrize(("parse", "noun"), [(parse_size, "a size"), (parse_duration, "an age")])
+def test_numbers_that_are_no_size_or_age_say_so(parse, noun):
+    for value in (float("inf"), -1, float("nan")):
+        with pytest.raises(InvalidValue, match=f": {noun} cannot be negative, infinite or NaN, got "):
+            parse(value)
 
 
 # --- parse_duration -------------------------------------------------------------------------------
