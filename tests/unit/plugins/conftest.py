@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import hashlib
+import ntpath
 import os
 import stat
 import time
+import types
 
 import pytest
 
@@ -95,3 +97,14 @@ def standard_tree():
 def cache(tmp_path, build_tree):
     """STANDARD_TREE built under tmp_path, by its real path (pip reports real paths)."""
     return os.path.realpath(build_tree(str(tmp_path / "cache"), STANDARD_TREE))
+
+
+class NtOs(types.ModuleType):
+    """The os module as code that reads os.path sees it on Windows: ntpath as os.path, everything else the real os."""
+
+    def __init__(self):
+        super().__init__("os")
+        self.path = ntpath
+
+    def __getattr__(self, name):
+        return getattr(os, name)

@@ -38,6 +38,7 @@ linux_fds = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="the s
 UID = 54321  # no account needs to exist for give_back: it takes the uid and gid it gives back to
 GID = 54321
 
+
 def owners(root: Path) -> dict[str, tuple[int, int]]:
     """(uid, gid) of every entry under root and of root itself, links not followed."""
     found = {".": (root.lstat().st_uid, root.lstat().st_gid)}

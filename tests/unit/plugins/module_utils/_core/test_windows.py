@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
-import ntpath
 import os
-import types
 
 import pytest
 
@@ -31,6 +29,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import N
 from ansible_collections.fleet.cache.plugins.module_utils._pip.remove import Request, remove
 from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import resolve
 from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import NtOs
 
 REG_SZ, REG_EXPAND_SZ = 1, 2
 
@@ -204,15 +203,6 @@ def test_another_accounts_pip_resolves_from_its_own_folders(monkeypatch):
 # --- matching: pip's fnmatch.filter as it runs on Windows ---------------------------------------------
 
 
-class _NtOs(types.ModuleType):
-    def __init__(self):
-        super().__init__("os")
-        self.path = ntpath
-
-    def __getattr__(self, name):
-        return getattr(os, name)
-
-
 NAMES = [
     "PyYAML-6.0.2-cp312-cp312-win_amd64.whl",
     "pyyaml-6.0.2-cp312-cp312-win_amd64.whl",
@@ -230,7 +220,7 @@ PATTERNS = ["pyyaml", "PyYAML", "PYYAML-6", "foo_bar", "FOO_BAR-1.0", "numpy-1.*
 
 def test_case_insensitive_matching_is_fnmatch_on_windows(monkeypatch):
     """pip's find_files: fnmatch.filter, which on Windows normcases (lowercases) names and pattern alike."""
-    monkeypatch.setattr(fnmatch, "os", _NtOs())
+    monkeypatch.setattr(fnmatch, "os", NtOs())
     fnmatch._compile_pattern.cache_clear()
     try:
         for pattern in PATTERNS:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import ntpath
 import os
 import sys
-import types
 
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import HostContext
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import NtOs
 
 platformdirs = pytest.importorskip("platformdirs", minversion="4.12")
 pd_macos = pytest.importorskip("platformdirs.macos")
@@ -142,21 +142,10 @@ def test_empty_home_matches_platformdirs_password_database_home(posix_env):
         assert ctx.user_cache_dir() == cls(appname="pip", appauthor=False).user_cache_dir
 
 
-class _NtOs(types.ModuleType):
-    """The os module as platformdirs.windows sees it on Windows: ntpath as os.path, the real environment."""
-
-    def __init__(self):
-        super().__init__("os")
-        self.path = ntpath
-
-    def __getattr__(self, name):
-        return getattr(os, name)
-
-
 @pytest.fixture
 def windows_dirs(monkeypatch):
     folders = dict(WIN_FOLDERS)
-    monkeypatch.setattr(pd_windows, "os", _NtOs())
+    monkeypatch.setattr(pd_windows, "os", NtOs())
     monkeypatch.setattr(pd_windows, "_resolve_win_folder", lambda csidl_name: folders[csidl_name[len("CSIDL_") :]])
 
     def check(environ, folder_values=None):
