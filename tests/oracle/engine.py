@@ -32,7 +32,9 @@ _install_path()
 
 from ansible_collections.fleet.cache.plugins.module_utils._core import errors, units, walk  # noqa: E402
 from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa: E402
+    config_read,
     count,
+    host,
     http,
     layout,
     matching,
@@ -45,10 +47,12 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa:
 
 __all__ = [
     "REPO_ROOT",
+    "config_read",
     "copy_engine",
     "count",
     "engine_names",
     "errors",
+    "host",
     "http",
     "layout",
     "matching",

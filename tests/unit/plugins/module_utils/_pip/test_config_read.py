@@ -13,8 +13,10 @@ import threading
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import CacheError, ConfigError
-from ansible_collections.fleet.cache.plugins.module_utils._pip import resolve as pip_resolve
-from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import CONFIG_MAX_BYTES, HostContext, default_reader, read_config_text, resolve
+from ansible_collections.fleet.cache.plugins.module_utils._pip import config_read as pip_config_read
+from ansible_collections.fleet.cache.plugins.module_utils._pip.config_read import CONFIG_MAX_BYTES, default_reader, read_config_text
+from ansible_collections.fleet.cache.plugins.module_utils._pip.host import HostContext
+from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import resolve
 from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_config as task_pip_config
 
 SECRET = "s3cr3t-Zq9"
@@ -110,7 +112,7 @@ def test_default_reader_cases(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as caught:
         default_reader(str(tmp_path))
     assert "it is a directory" in caught.value.msg
-    monkeypatch.setattr(pip_resolve.locale, "getpreferredencoding", lambda do_setlocale=True: "utf-8")
+    monkeypatch.setattr(pip_config_read.locale, "getpreferredencoding", lambda do_setlocale=True: "utf-8")
     undecodable = tmp_path / "bad.conf"
     undecodable.write_bytes(b"[global]\ncache-dir = " + SECRET.encode() + b"\xff\xfe\n")
     with pytest.raises(ConfigError) as caught:

@@ -18,15 +18,9 @@ import posixpath
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import ConfigError
-from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import (
-    HostContext,
-    config_files,
-    load_config,
-    normalize_path,
-    read_config_text,
-    resolve,
-    strtobool,
-)
+from ansible_collections.fleet.cache.plugins.module_utils._pip.config_read import config_files, load_config, read_config_text, strtobool
+from ansible_collections.fleet.cache.plugins.module_utils._pip.host import HostContext
+from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import normalize_path, resolve
 
 WIN_FOLDERS = {
     "LOCAL_APPDATA": r"C:\Users\Alice\AppData\Local",
