@@ -30,7 +30,7 @@ def _install_path() -> None:
 
 _install_path()
 
-from ansible_collections.fleet.cache.plugins.module_utils._core import errors, units, walk  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils._core import entries, errors, units, walk  # noqa: E402
 from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa: E402
     config_read,
     count,
@@ -51,6 +51,7 @@ __all__ = [
     "copy_engine",
     "count",
     "engine_names",
+    "entries",
     "errors",
     "host",
     "http",

@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from .._core import parallel as core_parallel
 from .._core import walk as core_walk
+from .._core.entries import close_entries
 from .._core.walk import MAX_DEPTH, FileItem, FolderVisit, Listing, WalkErrors
 from .layout import (
     BucketStats,
@@ -265,7 +266,7 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: R
             entry = next(listing, None)
             if entry is None:
                 stack.pop()
-                core_walk._close(listed)
+                close_entries(listed)
                 failed = getattr(listed, "error", None)
                 if failed is not None and not isinstance(failed, FileNotFoundError):
                     if failed.errno == errno.ENAMETOOLONG:
@@ -326,7 +327,7 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: R
                 entries += 1
     finally:
         for _path, _depth, _listing, listed, _stems in stack:
-            core_walk._close(listed)
+            close_entries(listed)
         stats.files += files
         stats.bytes += size
         stats.dirs += dirs
