@@ -38,6 +38,8 @@ _FD_MODE = FD_SUPPORTED  # descriptor-relative walks: every open, unlink and rmd
 class FileItem:
     """A non-directory entry of a listed folder, as pip's os.walk classifies it."""
 
+    __slots__ = ("counts_as_file", "is_link", "mtime", "name", "size")  # one per file of every walk: quick to make, small
+
     name: str
     size: int  # st_size of a regular file; 0 for a link (pip counts links as 0 bytes)
     mtime: float
@@ -200,7 +202,10 @@ def classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> Optional[
         if WINDOWS and is_reparse_point(entry):
             return FileItem(entry.name, 0, entry.stat(follow_symlinks=False).st_mtime, True, False)
         return None
-    return file_item(entry.name, entry.stat(follow_symlinks=False), fd, path)
+    info = entry.stat(follow_symlinks=False)
+    if not WINDOWS and stat.S_ISREG(info.st_mode):  # the common case, in short: no link, nor a Windows reparse point
+        return FileItem(entry.name, info.st_size, info.st_mtime, False, True)
+    return file_item(entry.name, info, fd, path)
 
 
 def file_item(name: str, info: os.stat_result, fd: Optional[int], path: str) -> Optional[FileItem]:
