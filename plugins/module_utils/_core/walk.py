@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Private to the fleet.cache collection: not a public API, it may change at any time.
-"""One streaming, post-order walk of a cache bucket that never follows a symbolic link.
+"""One streaming, post-order walk of a cache bucket that never follows a link, and what each entry in it is.
 
 Each directory is opened relative to its parent's descriptor with O_NOFOLLOW where the
 platform allows it, so a folder swapped for a link mid-walk is never entered and every

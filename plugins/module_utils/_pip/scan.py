@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Private to the fleet.cache collection: not a public API, it may change at any time.
-"""Scanning a pip cache: per-bucket figures, pip cache info and pip cache list, in one streaming walk.
+"""Scanning a pip cache: per-bucket figures, pip cache info and pip cache list, from one pass over each bucket.
 
-The numbers of ``pip cache info`` and the wheels of ``pip cache list``, computed the way pip computes them.
-Standard library only.
+The numbers of ``pip cache info`` and the wheels of ``pip cache list``, computed the way pip computes them: each
+bucket counted once by ``count.py``'s rules (in the flat loop shared out to helper processes, or by the walk when
+downloads are identified on the way), what lies beside the buckets counted by the same rules. Standard library only.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def scan(
     walk_other: bool = True,
     helpers: Optional[int] = None,
 ) -> ScanResult:
-    """One walk of every bucket; ``list_matcher`` also lists the wheels it selects.
+    """One pass over every bucket; ``list_matcher`` also lists the wheels it selects.
 
     ``walk_other=False`` leaves everything but the buckets alone (not entered, not counted): pip itself only ever
     looks into its buckets, and a directory that is no cache (/, a home folder) holds whole file systems.
