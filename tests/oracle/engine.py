@@ -30,9 +30,11 @@ def _install_path() -> None:
 
 _install_path()
 
-from ansible_collections.fleet.cache.plugins.module_utils._core import errors, units, walk  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils._core import entries, errors, units, walk  # noqa: E402
 from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa: E402
+    config_read,
     count,
+    host,
     http,
     layout,
     matching,
@@ -45,10 +47,13 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa:
 
 __all__ = [
     "REPO_ROOT",
+    "config_read",
     "copy_engine",
     "count",
     "engine_names",
+    "entries",
     "errors",
+    "host",
     "http",
     "layout",
     "matching",

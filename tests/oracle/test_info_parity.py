@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine import count, layout, matching, resolve, scan, units
+from engine import count, host, layout, matching, resolve, scan, units
 from piporacle import OraclePip, isolated_env, pip_cache_dir, pip_cache_info, pip_cache_list
 
 from playbooks import adhoc
@@ -84,7 +84,7 @@ def test_cache_dir_matches_pip(oracle_pip: OraclePip, template_caches: dict[str,
     link = tmp_path / "link-to-cache"
     link.symlink_to(cache)
     env = isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(link))
-    ctx = resolve.HostContext(platform="linux", environ=env, uid=os.geteuid(), sys_prefix=str(oracle_pip.venv), cwd=str(tmp_path), live=True)
+    ctx = host.HostContext(platform="linux", environ=env, uid=os.geteuid(), sys_prefix=str(oracle_pip.venv), cwd=str(tmp_path), live=True)
     ours = resolve.resolve(ctx)
     assert ours.source == "env"
     assert pip_cache_dir(oracle_pip, env) == ours.cache_dir == str(cache)
@@ -133,7 +133,7 @@ def test_cache_disabled_by_ownership_says_so(newest_pip: OraclePip, tmp_path: Pa
     env = isolated_env(tmp_path / "env", **settings)
     proc = newest_pip.run("cache", "dir", env=env)
     assert proc.returncode == 1 and "cache is disabled" in proc.stderr, proc.stderr
-    ctx = resolve.HostContext(platform="linux", environ=env, uid=0, sys_prefix=str(newest_pip.venv), cwd=str(tmp_path), live=True)
+    ctx = host.HostContext(platform="linux", environ=env, uid=0, sys_prefix=str(newest_pip.venv), cwd=str(tmp_path), live=True)
     ours = resolve.resolve(ctx)
     assert (ours.cache_dir, ours.source, ours.configured_source, ours.configured_dir) == (None, "disabled", how, str(foreign))
     # The module's own user is root, whose configuration files are not this test's: an empty config folder instead.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from engine import errors, resolve
+from engine import errors, host, resolve
 from piporacle import OraclePip, isolated_env
 
 # pip's own parser, for a command whose view no pip command prints (what `pip install` would use).
@@ -136,7 +136,7 @@ def _pip_answer(pip: OraclePip, env: dict[str, str], cwd: Path, command: str) ->
 
 
 def _ours(env: dict[str, str], cwd: Path, pip: OraclePip, command: str) -> dict[str, object]:
-    ctx = resolve.HostContext(platform="linux", environ=env, uid=os.geteuid(), gids=tuple(os.getgroups()), sys_prefix=str(pip.venv), cwd=str(cwd), live=True)
+    ctx = host.HostContext(platform="linux", environ=env, uid=os.geteuid(), gids=tuple(os.getgroups()), sys_prefix=str(pip.venv), cwd=str(cwd), live=True)
     try:
         return {"cache_dir": resolve.resolve(ctx, command=command).cache_dir}
     except errors.ConfigError:
@@ -175,7 +175,7 @@ def test_ownership_check_disables_cache_like_pip(newest_pip: OraclePip, tmp_path
     env = isolated_env(tmp_path / "env", PIP_CACHE_DIR=str(foreign / "cache"))
     cwd = tmp_path
     pip_view = _pip_answer(newest_pip, env, cwd, "cache")
-    ctx = resolve.HostContext(platform="linux", environ=env, uid=0, sys_prefix=str(newest_pip.venv), cwd=str(cwd), live=True)
+    ctx = host.HostContext(platform="linux", environ=env, uid=0, sys_prefix=str(newest_pip.venv), cwd=str(cwd), live=True)
     ours = resolve.resolve(ctx)
     assert pip_view == {"cache_dir": None}
     assert ours.cache_dir is None and ours.disabled and ours.owner_ok is False

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Optional
 
+from .entries import list_dir
 from .fd import FD_SUPPORTED, open_dir_at, open_dir_nofollow
-from .walk import list_dir
 
 REPARSE_POINT = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
 

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from .entries import list_dir
 from .fd import FD_SUPPORTED, open_dir_at, open_dir_nofollow
-from .walk import MAX_DEPTH, WalkErrors, list_dir
+from .walk import MAX_DEPTH, WalkErrors
 
 NOTE_CAP = 50
 

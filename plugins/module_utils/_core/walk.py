@@ -2,17 +2,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Private to the fleet.cache collection: not a public API, it may change at any time.
-"""One streaming, post-order walk of a cache bucket that never follows a symbolic link.
+"""One streaming, post-order walk of a cache bucket that never follows a link, and what each entry in it is.
 
 Each directory is opened relative to its parent's descriptor with O_NOFOLLOW where the
 platform allows it, so a folder swapped for a link mid-walk is never entered and every
 unlink happens inside the folder that was listed. A visitor is told of each file and each
 walked sub-folder as the folder's listing reaches it, and keeps counts, not lists: memory holds
-one listing per level of depth, never the whole tree, and never more than ``SORTED_MAX`` entries
-of one folder (pip's layout has fewer: such a folder is listed whole, in name order; a larger one
-is streamed as ``os.scandir`` yields it, so a folder of 200,000 entries costs what one of 2,000
-does). Files that vanish mid-walk are skipped; other errors are reported path by path and the
-walk goes on. Standard library only.
+one listing per level of depth (``entries.py``: a large folder streamed), never the whole tree.
+Every entry is classified here, for every walk: a folder, a file, or a link (never followed,
+0 bytes, no file when it points at a folder). Files that vanish mid-walk are skipped; other
+errors are reported path by path and the walk goes on. Standard library only.
 """
 
 from __future__ import annotations
@@ -22,14 +21,15 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
+# Every walk lists a folder through this module's list_dir (one name to replace to reach them all, as tests do).
+from .entries import close_entries, list_dir
 from .fd import DIR_FLAGS, FD_SUPPORTED
 
 MAX_DEPTH = 64  # pip's layout is at most 6 levels below a bucket; deeper trees are hostile
 ERROR_CAP = 50
 HOLD = 256  # files of one folder a visitor may keep for a later step before it lists the folder again instead
-SORTED_MAX = 1024  # entries of a folder listed whole and in name order; a larger folder is streamed in the system's order
 
 _FD_MODE = FD_SUPPORTED  # descriptor-relative walks: every open, unlink and rmdir relative to a held folder
 
@@ -37,6 +37,8 @@ _FD_MODE = FD_SUPPORTED  # descriptor-relative walks: every open, unlink and rmd
 @dataclass
 class FileItem:
     """A non-directory entry of a listed folder, as pip's os.walk classifies it."""
+
+    __slots__ = ("counts_as_file", "is_link", "mtime", "name", "size")  # one per file of every walk: quick to make, small
 
     name: str
     size: int  # st_size of a regular file; 0 for a link (pip counts links as 0 bytes)
@@ -75,13 +77,8 @@ class Listing:
             return False
 
     def sibling(self, name: str) -> Optional[FileItem]:
-        """The file ``name`` in this folder now, as the walk classifies it (one lstat, relative to the folder's
-        descriptor); None when it is not there or is a folder."""
-        try:
-            info = os.lstat(name, dir_fd=self.fd) if self.fd is not None else os.lstat(self.file_path(name))
-            return _file_item(name, info, self.fd, self.path)
-        except OSError:
-            return None
+        """The file ``name`` in this folder now, as the walk classifies it; None when it is not there or is a folder."""
+        return file_at(name, self.fd, self.path)
 
     def files(self) -> Iterator[FileItem]:
         """The folder's files as they are now, listed again: the second pass over a folder too large to hold.
@@ -93,13 +90,13 @@ class Listing:
         try:
             for entry in entries:
                 try:
-                    item = _classify(entry, self.fd, self.path)
+                    item = classify(entry, self.fd, self.path)
                 except OSError:
                     continue
                 if item is not None:
                     yield item
         finally:
-            _close(entries)
+            close_entries(entries)
 
 
 class Held:
@@ -176,97 +173,6 @@ def _open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
     return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
 
 
-class FolderEntries:
-    """A folder's entries, as the walks read them.
-
-    A folder of up to ``SORTED_MAX`` entries is listed whole when this is made and given in name order, the same
-    snapshot each time it is iterated (a list's behaviour, and a deterministic order: pip's layout never has more in
-    one folder). A larger folder is given as ``os.scandir`` yields it, in the system's order: the first
-    ``SORTED_MAX`` entries read ahead, the rest streamed, none held longer than it is used; iterating it again lists
-    it again. Either way, a folder that cannot be listed fails when this is made; an error part-way through a large
-    folder's listing ends the iteration and is kept in ``error``.
-    """
-
-    def __init__(self, path: str, fd: Optional[int]) -> None:
-        self.path = path
-        self.fd = fd
-        self.error: Optional[OSError] = None
-        self.complete = False
-        self._held: list[os.DirEntry[str]] = []
-        self._open: Optional[Any] = None  # the scandir iterator of a large folder, still being read
-        self._fresh = True
-        self._read()
-
-    def _read(self) -> None:
-        self.close()
-        iterator = os.scandir(self.fd if self.fd is not None else self.path)
-        held: list[os.DirEntry[str]] = []
-        try:
-            for entry in iterator:
-                held.append(entry)
-                if len(held) > SORTED_MAX:
-                    break
-            else:
-                iterator.close()
-                held.sort(key=lambda entry: entry.name)
-                self._held, self.complete = held, True
-                return
-        except BaseException:
-            iterator.close()
-            raise
-        held.reverse()  # popped from the end as they are given: each let go once used
-        self._held, self._open, self.complete = held, iterator, False
-
-    def __bool__(self) -> bool:
-        return bool(self._held) or not self.complete
-
-    def __iter__(self) -> Iterator[os.DirEntry[str]]:
-        if not self._fresh and not self.complete:
-            try:
-                self._read()
-            except OSError as error:
-                self.error = error
-                return
-        self._fresh = False
-        if self.complete:
-            yield from self._held
-            return
-        self.error = None
-        held, self._held = self._held, []
-        while held:
-            yield held.pop()
-        iterator = self._open
-        try:
-            while iterator is not None:
-                try:
-                    entry = next(iterator)
-                except StopIteration:
-                    return
-                except OSError as error:  # the folder went away, or an I/O error
-                    self.error = error
-                    return
-                yield entry
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Let go of a large folder's listing before it was read to its end."""
-        iterator, self._open = self._open, None
-        if iterator is not None:
-            iterator.close()
-
-
-def list_dir(path: str, fd: Optional[int]) -> FolderEntries:
-    """One folder's entries, streamed (by its descriptor when given): the one place every walk lists a folder."""
-    return FolderEntries(path, fd)
-
-
-def _close(entries: object) -> None:
-    close = getattr(entries, "close", None)
-    if close is not None:
-        close()
-
-
 WINDOWS = os.name == "nt"
 _REPARSE_POINT = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
 
@@ -286,7 +192,7 @@ def is_link_like(info: os.stat_result) -> bool:
     return WINDOWS and bool(getattr(info, "st_file_attributes", 0) & _REPARSE_POINT)
 
 
-def _classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> Optional[FileItem]:
+def classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> Optional[FileItem]:
     """None for a real folder, the file's item otherwise; links (and Windows reparse points) are never followed.
 
     The folder test reads the listing's own file type (no system call where the file system gives one): only
@@ -296,10 +202,13 @@ def _classify(entry: os.DirEntry[str], fd: Optional[int], path: str) -> Optional
         if WINDOWS and is_reparse_point(entry):
             return FileItem(entry.name, 0, entry.stat(follow_symlinks=False).st_mtime, True, False)
         return None
-    return _file_item(entry.name, entry.stat(follow_symlinks=False), fd, path)
+    info = entry.stat(follow_symlinks=False)
+    if not WINDOWS and stat.S_ISREG(info.st_mode):  # the common case, in short: no link, nor a Windows reparse point
+        return FileItem(entry.name, info.st_size, info.st_mtime, False, True)
+    return file_item(entry.name, info, fd, path)
 
 
-def _file_item(name: str, info: os.stat_result, fd: Optional[int], path: str) -> Optional[FileItem]:
+def file_item(name: str, info: os.stat_result, fd: Optional[int], path: str) -> Optional[FileItem]:
     """The item of a file whose lstat is ``info``; None when it is a folder (one that replaced a file since the listing)."""
     if is_link_like(info):
         try:
@@ -310,6 +219,16 @@ def _file_item(name: str, info: os.stat_result, fd: Optional[int], path: str) ->
     if stat.S_ISDIR(info.st_mode):
         return None
     return FileItem(name, info.st_size, info.st_mtime, False, True)
+
+
+def file_at(name: str, fd: Optional[int], path: str) -> Optional[FileItem]:
+    """The file ``name`` in the folder ``path`` now, as the walk classifies it (one lstat, relative to the folder's
+    descriptor when ``fd`` is given); None when it is not there or is a folder."""
+    try:
+        info = os.lstat(name, dir_fd=fd) if fd is not None else os.lstat(os.path.join(path, name))
+        return file_item(name, info, fd, path)
+    except OSError:
+        return None
 
 
 def walk(
@@ -368,7 +287,7 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
         folder = visit(Listing(path, depth, fd, errors, dry_run))
         for entry in entries:
             try:
-                item = _classify(entry, fd, path)
+                item = classify(entry, fd, path)
             except FileNotFoundError:
                 continue
             except OSError as error:
@@ -381,7 +300,7 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
             if result is not _GONE:
                 folder.child(entry.name, result)
     finally:
-        _close(entries)
+        close_entries(entries)
     failed = getattr(entries, "error", None)
     if failed is not None:  # listed only in part: what was seen was acted on, the folder itself is left alone
         if not isinstance(failed, FileNotFoundError):

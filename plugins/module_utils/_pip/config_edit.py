@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .._core.errors import InvalidValue
-from .resolve import read_config_text, strtobool
+from .config_read import read_config_text, strtobool
 
 _SECTION_RE = re.compile(r"^\s*\[(?P<name>[^\]]+)\]\s*$")
 _KEY_RE = re.compile(r"^(?P<key>[^\s=:#;][^=:]*?)\s*[=:]")

@@ -2,10 +2,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Private to the fleet.cache collection: not a public API, it may change at any time.
-"""Counting the buckets' sub-folders, shared out to helper processes, with one set of counting rules.
+"""Counting pip's buckets by one set of rules: what a folder and a file of each bucket count as.
 
-A helper that fails in any way has its share counted again by the calling process, so the figures never
-depend on the helpers. Standard library only.
+``BucketCount`` holds the rules; both ways of counting go through it. The flat loop (``count_buckets``: the
+scan's own way, shared out to helper processes) lists folders by path, and a helper that fails in any way has
+its share counted again by the calling process, so the figures never depend on the helpers. The walk's visitor
+(``walk_bucket``) counts a bucket whose downloads are identified on the way, or one with paths beyond PATH_MAX.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import errno
 import fnmatch
 import functools
 import os
-import stat
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .._core import parallel as core_parallel
 from .._core import walk as core_walk
-from .._core.walk import MAX_DEPTH, FileItem, FolderVisit, Listing, WalkErrors
+from .._core.entries import close_entries
+from .._core.walk import MAX_DEPTH, FileItem, FolderVisit, Listing, WalkErrors, walk
 from .layout import (
     BucketStats,
     CappedList,
@@ -96,6 +99,88 @@ class _Tally:
             self.wheels.merge(other.wheels)
         self.pip_count += other.pip_count
         self.too_long = self.too_long or other.too_long
+
+
+class BucketCount:
+    """What one bucket's folders and files count as: the one definition of the counting rules, for both ways of counting.
+
+    ``folder(fd, path)``: a folder listed counts as a folder; in http-v2 it gets what groups its files into entries
+    (``StemCount``: a ``key`` and its ``key.body`` are one entry, a half alone is one). ``file(folder, item, stems)``:
+    an entry that is no folder counts as the walk classifies it (``classify`` in ``_core/walk.py``: a link is never
+    followed, counts 0 bytes, and no file at all when it points at a folder), for its bytes, its time (the oldest and
+    newest) and the bucket's entries: in wheels every ``.whl`` file; in http and selfcheck every file; outside pip's
+    buckets (``OTHER``) none, the caller counts the cache folder's own entries. In wheels, pip's own count (``pip
+    cache info``) takes what pip's glob takes, and the wheel list (``pip cache list``) what ``Rules.list_matcher``
+    selects. ``finish()`` adds the figures to the tally.
+
+    The flat loop of ``_count_tree`` and the walk's visitor (``walk_bucket``) both count through it. The rules are
+    plain functions bound once, their figures kept in the functions' closure: a count is bound by system calls, and
+    a call per file that keeps its sums there costs about what the loop's own local sums did.
+    """
+
+    def __init__(self, bucket: str, rules: Rules, tally: _Tally) -> None:
+        files = size = entries = dirs = pip_count = 0
+        oldest: Optional[float] = None
+        newest: Optional[float] = None
+        http_pairs, wheels, file_is_entry = bucket == "http-v2", bucket == "wheels", bucket in ("http", "selfcheck")
+        case_insensitive = rules.case_insensitive  # Windows: pip's fnmatch lowercases the name and the pattern
+        pip_glob = PIP_ALL_WHEELS.glob or "*-*.whl"
+        listed = tally.wheels
+        list_matcher = rules.list_matcher if listed is not None else None
+
+        def folder(fd: Optional[int], path: str) -> Optional[StemCount]:
+            nonlocal dirs
+            dirs += 1
+            return StemCount(functools.partial(_is_counted_file, fd, path)) if http_pairs else None
+
+        def file(folder: str, item: FileItem, stems: Optional[StemCount]) -> bool:
+            nonlocal files, size, entries, pip_count, oldest, newest
+            if not item.counts_as_file:
+                return False
+            files += 1
+            size += item.size
+            mtime = item.mtime
+            if oldest is None or mtime < oldest:
+                oldest = mtime
+            if newest is None or mtime > newest:
+                newest = mtime
+            if stems is not None:
+                if stems.add(item.name):
+                    entries += 1
+            elif wheels:
+                name = item.name
+                folded = name.lower() if case_insensitive else name
+                if folded.endswith(".whl"):
+                    entries += 1  # every wheel file is an entry; pip's own count is narrower
+                if fnmatch.fnmatchcase(folded, pip_glob):
+                    pip_count += 1
+                if listed is not None and list_matcher is not None and list_matcher.matches_filename(name):
+                    path = os.path.join(folder, name)
+                    listed.add(wheel_list_key(path, name, item.size), WheelItem(path, name, item.size, item.mtime))
+            elif file_is_entry:
+                entries += 1
+            return True
+
+        def finish() -> None:
+            nonlocal files, size, entries, dirs, pip_count, oldest, newest
+            tally.stats.merge(BucketStats(files, size, entries, dirs, oldest, newest))
+            tally.pip_count += pip_count
+            files = size = entries = dirs = pip_count = 0
+            oldest = newest = None
+
+        self.folder: Callable[[Optional[int], str], Optional[StemCount]] = folder
+        self.file: Callable[[str, FileItem, Optional[StemCount]], bool] = file
+        self.finish: Callable[[], None] = finish
+
+
+OTHER = ""
+"""The bucket name ``BucketCount`` takes for what is outside pip's buckets."""
+
+
+def _is_counted_file(fd: Optional[int], folder: str, name: str) -> bool:
+    """Whether ``name`` in ``folder`` (by its descriptor when given) is now a file that counts: no folder, nor a link to one."""
+    item = core_walk.file_at(name, fd, folder)
+    return item is not None and item.counts_as_file
 
 
 @dataclass
@@ -206,37 +291,18 @@ UNIT_CAP = 1024
 counted where it is listed (memory stays flat however many folders one folder holds)."""
 
 
-def _has_file_in(folder: str, name: str) -> bool:
-    """Whether ``name`` in ``folder`` is a file the walk counts: not a folder, nor a link to one."""
-    path = os.path.join(folder, name)
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    if stat.S_ISLNK(info.st_mode):
-        return not os.path.isdir(path)
-    return not stat.S_ISDIR(info.st_mode)
-
-
 def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: Rules, stop_depth: int) -> tuple[list[tuple[str, int]], int]:
-    """The figures of one folder's tree as the visitor in ``scan`` computes them, in a flat loop of ``os.scandir`` calls.
+    """Count one folder's tree by ``BucketCount``'s rules, in a flat loop of listings by path.
 
-    The same rules as ``_core/walk.py``'s ``walk`` (links never followed, a link counted as 0 bytes and as no file when it
-    points at a folder, files vanishing skipped, other errors reported, nothing deeper than MAX_DEPTH entered), without
-    an object per file or folder: a scan is bound by system calls, and this keeps Python's share small. Depth first,
-    each listing streamed as the system gives it: memory holds one open listing per level, whatever a folder holds.
-    Folders at ``stop_depth`` are not entered but returned (up to ``UNIT_CAP``), with how many files and folders
-    were counted.
+    The walk's own classification (``classify``) and limits (links never followed, files vanishing skipped, other
+    errors reported, nothing deeper than MAX_DEPTH entered), without a visit per folder: a scan is bound by system
+    calls, and this keeps Python's share small. Depth first, each listing streamed as the system gives it: memory
+    holds one open listing per level, whatever a folder holds. Folders at ``stop_depth`` are not entered but returned
+    (up to ``UNIT_CAP``), with how many files and folders were counted.
     """
-    stats, errors, wheels, list_matcher = tally.stats, tally.errors, tally.wheels, rules.list_matcher
-    case_insensitive = rules.case_insensitive
-    pip_pattern = PIP_ALL_WHEELS.glob or "*-*.whl"
-    is_wheels, is_http_v2 = bucket == "wheels", bucket == "http-v2"
-    count_entries = bucket not in ("wheels", "http-v2")
-    pip_count = 0
-    files = size = dirs = entries = 0
-    oldest: Optional[float] = stats.oldest
-    newest: Optional[float] = stats.newest
+    counter = BucketCount(bucket, rules, tally)
+    count_folder, count_file, classify, errors = counter.folder, counter.file, core_walk.classify, tally.errors
+    counted = 0
     later: list[tuple[str, int]] = []
     # (path, depth, its streamed entries, the listing, its HTTP stems): one per level being listed.
     stack: list[tuple[str, int, Any, Any, Optional[StemCount]]] = []
@@ -256,8 +322,8 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: R
                     errors.add(path, error)
                     listed = None
                 if listed is not None:
-                    dirs += 1
-                    stems = StemCount(functools.partial(_has_file_in, path)) if is_http_v2 else None
+                    counted += 1
+                    stems = count_folder(None, path)
                     stack.append((path, depth, iter(listed), listed, stems))
             if not stack:
                 break
@@ -265,23 +331,15 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: R
             entry = next(listing, None)
             if entry is None:
                 stack.pop()
-                core_walk._close(listed)
+                close_entries(listed)
                 failed = getattr(listed, "error", None)
                 if failed is not None and not isinstance(failed, FileNotFoundError):
                     if failed.errno == errno.ENAMETOOLONG:
                         raise _PathTooLong(path) from failed
                     errors.add(path, failed)
-                if stems is not None:
-                    entries += stems.count
                 continue
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    folder = True
-                    if core_walk.WINDOWS and core_walk.is_reparse_point(entry):
-                        continue  # a junction: a link to a folder, neither a file nor entered (as in the walk)
-                else:
-                    info = entry.stat(follow_symlinks=False)
-                    folder = stat.S_ISDIR(info.st_mode)
+                item = classify(entry, None, path)
             except FileNotFoundError:
                 continue
             except OSError as error:
@@ -289,67 +347,66 @@ def _count_tree(tally: _Tally, bucket: str, root: str, root_depth: int, rules: R
                     raise _PathTooLong(entry.path) from error
                 errors.add(entry.path, error)
                 continue
-            if folder:
-                if depth + 1 > MAX_DEPTH:
-                    errors.add(entry.path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
-                elif depth + 1 >= stop_depth and len(later) < UNIT_CAP:
-                    later.append((entry.path, depth + 1))
-                else:
-                    next_folder = (entry.path, depth + 1)
-                continue
-            name = entry.name
-            if stat.S_ISLNK(info.st_mode):
-                if os.path.isdir(entry.path):  # os.walk lists a link to a folder among the folders: not a file
-                    continue
-                bytes_ = 0
+            if item is not None:
+                counted += count_file(path, item, stems)
+            elif depth + 1 > MAX_DEPTH:
+                errors.add(entry.path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
+            elif depth + 1 >= stop_depth and len(later) < UNIT_CAP:
+                later.append((entry.path, depth + 1))
             else:
-                bytes_ = info.st_size
-            mtime = info.st_mtime
-            files += 1
-            size += bytes_
-            if oldest is None or mtime < oldest:
-                oldest = mtime
-            if newest is None or mtime > newest:
-                newest = mtime
-            if stems is not None:
-                stems.add(name)
-            elif is_wheels:
-                folded = name.lower() if case_insensitive else name
-                if folded.endswith(".whl"):
-                    entries += 1
-                if fnmatch.fnmatchcase(folded, pip_pattern):
-                    pip_count += 1
-                if wheels is not None and list_matcher is not None and list_matcher.matches_filename(name):
-                    full = os.path.join(path, name)
-                    wheels.add(wheel_list_key(full, name, bytes_), WheelItem(full, name, bytes_, mtime))
-            elif count_entries:
-                entries += 1
+                next_folder = (entry.path, depth + 1)
     finally:
         for _path, _depth, _listing, listed, _stems in stack:
-            core_walk._close(listed)
-        stats.files += files
-        stats.bytes += size
-        stats.dirs += dirs
-        stats.entries += entries
-        stats.oldest, stats.newest = oldest, newest
-        tally.pip_count += pip_count
-    return later, files + dirs
+            close_entries(listed)
+        counter.finish()
+    return later, counted
 
 
-class CountInto:
-    """A visitor that counts every folder and file of a tree into ``stats``."""
-
-    def __init__(self, stats: BucketStats) -> None:
-        self.stats = stats
-
-    def __call__(self, listing: Listing) -> FolderVisit:
-        self.stats.dirs += 1
-        return _FilesInto(self.stats)
+def walk_bucket(bucket: str, path: str, rules: Rules, *, on_http_file: Optional[Callable[[Listing, FileItem], None]] = None) -> _Tally:
+    """Count the bucket folder ``path`` by ``BucketCount``'s rules with the walk (folders opened by descriptor, so no
+    path is too long), telling ``on_http_file`` of each file of an HTTP bucket as the walk passes it."""
+    tally = _Tally.empty(rules)
+    _walk_into(tally, bucket, path, rules, on_http_file if bucket in ("http-v2", "http") else None)
+    return tally
 
 
-class _FilesInto(FolderVisit):
-    def __init__(self, stats: BucketStats) -> None:
-        self.stats = stats
+def _walk_into(tally: _Tally, bucket: str, path: str, rules: Rules, on_http_file: Optional[Callable[[Listing, FileItem], None]]) -> None:
+    counter = BucketCount(bucket, rules, tally)
+    try:
+        walk(path, functools.partial(_BucketFolder, counter, on_http_file), errors=tally.errors)
+    finally:
+        counter.finish()
+
+
+class _BucketFolder(FolderVisit):
+    """One folder of a bucket, counted by ``walk_bucket``: each file as the listing streams it."""
+
+    def __init__(self, counter: BucketCount, on_http_file: Optional[Callable[[Listing, FileItem], None]], listing: Listing) -> None:
+        self.count_file = counter.file
+        self.on_http_file = on_http_file
+        self.listing = listing
+        self.stems = counter.folder(listing.fd, listing.path)
 
     def file(self, item: FileItem) -> None:
-        self.stats.add_file(item)
+        if self.count_file(self.listing.path, item, self.stems) and self.on_http_file is not None:
+            self.on_http_file(self.listing, item)
+
+
+def count_other(entry: os.DirEntry[str], other: BucketStats, errors: WalkErrors) -> None:
+    """Count one entry of the cache folder that is none of pip's buckets into ``other``: an entry, and what it holds by
+    ``BucketCount``'s rules (a folder walked whole)."""
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return
+    tally = _Tally(other, errors, None)
+    rules = Rules(False, None, None)
+    if entry.is_dir(follow_symlinks=False):
+        _walk_into(tally, OTHER, entry.path, rules, None)
+    else:
+        item = core_walk.file_item(entry.name, info, None, os.path.dirname(entry.path))
+        if item is not None:
+            counter = BucketCount(OTHER, rules, tally)
+            counter.file(os.path.dirname(entry.path), item, None)
+            counter.finish()
+    other.entries += 1

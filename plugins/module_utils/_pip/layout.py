@@ -35,16 +35,6 @@ class BucketStats:
     oldest: Optional[float] = None
     newest: Optional[float] = None
 
-    def add_file(self, item: FileItem) -> None:
-        if not item.counts_as_file:
-            return
-        self.files += 1
-        self.bytes += item.size
-        if self.oldest is None or item.mtime < self.oldest:
-            self.oldest = item.mtime
-        if self.newest is None or item.mtime > self.newest:
-            self.newest = item.mtime
-
     def merge(self, other: BucketStats) -> None:
         """Add another count's totals: sums, and the oldest and newest of both."""
         self.files += other.files
@@ -73,26 +63,25 @@ def http_stem(name: str) -> str:
 
 
 class StemCount:
-    """How many entries (distinct stems) an HTTP folder's files make, counted as the listing streams.
+    """Which files of an HTTP folder start an entry (a stem not seen before), told as the listing streams.
 
     The stems seen are remembered, up to ``PAIR_WAIT`` of them; past that a ``key.body`` not seen as a stem asks
     ``has_key(key)`` (one lstat) whether its ``key`` is a file there, which counts the entry instead. Memory stays
     flat whatever the folder holds, and pip's layout (a pair or two a folder) never needs the look-up."""
 
     def __init__(self, has_key: Callable[[str], bool]) -> None:
-        self.count = 0
         self._seen: set[str] = set()
         self._has_key = has_key
 
-    def add(self, name: str) -> None:
+    def add(self, name: str) -> bool:
+        """One file of the folder: whether it makes a new entry."""
         stem = http_stem(name)
         if stem in self._seen:
-            return
+            return False
         if len(self._seen) < PAIR_WAIT:
             self._seen.add(stem)
-            self.count += 1
-        elif stem == name or not self._has_key(stem):
-            self.count += 1
+            return True
+        return stem == name or not self._has_key(stem)
 
 
 class HttpEntries:

@@ -24,7 +24,8 @@ from typing import Any, Callable, Optional
 
 from .._core.errors import CacheError, InvalidValue
 from .._core.privilege import Identity, identity_of, is_root, run_as, switches
-from .resolve import HostContext, Resolution, resolve
+from .host import HostContext
+from .resolve import Resolution, resolve
 
 try:
     import pwd

@@ -23,7 +23,9 @@ from typing import Any, Callable, Optional
 from .._core.errors import CacheError, ConfigError, InvalidValue
 from .._core.privilege import Identity, identity_of, run_as
 from .._pip.config_edit import BOOLEAN_KEYS, Edit, atomic_write, check_value, remove_key, set_value, split_name
-from .._pip.resolve import CONFIG_MAX_BYTES, HostContext, LoadedConfig, config_files, default_reader, load_config, resolve, strtobool
+from .._pip.config_read import CONFIG_MAX_BYTES, LoadedConfig, config_files, default_reader, load_config, strtobool
+from .._pip.host import HostContext
+from .._pip.resolve import resolve
 from .._pip.targets import accounts, common_argument_spec, context_for, interpreter_prefixes, needs_root
 
 

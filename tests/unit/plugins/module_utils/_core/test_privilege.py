@@ -24,7 +24,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._core import errors as
 from ansible_collections.fleet.cache.plugins.module_utils._core import privilege as core_privilege
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import CacheDisabled, CacheError, ConfigError, InvalidValue, UnsafeCacheDir
 from ansible_collections.fleet.cache.plugins.module_utils._core.privilege import Identity, identity_of, run_as, switches
-from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import default_reader
+from ansible_collections.fleet.cache.plugins.module_utils._pip.config_read import default_reader
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 TOOLS = ("useradd", "userdel", "groupadd", "groupdel")

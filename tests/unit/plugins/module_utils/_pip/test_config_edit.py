@@ -19,7 +19,8 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip.config_edit impor
     set_value,
     split_name,
 )
-from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import HostContext, config_files
+from ansible_collections.fleet.cache.plugins.module_utils._pip.config_read import config_files
+from ansible_collections.fleet.cache.plugins.module_utils._pip.host import HostContext
 
 TEAM = "# team settings\r\n[global]\r\nindex-url = https://example.invalid/simple\r\ntimeout = 60\r\n\r\n[install]\r\n; no deps\r\nno_deps = yes\r\n"
 

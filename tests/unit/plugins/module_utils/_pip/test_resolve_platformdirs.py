@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import HostContext
+from ansible_collections.fleet.cache.plugins.module_utils._pip.host import HostContext
 from ansible_collections.fleet.cache.tests.unit.plugins.conftest import NtOs
 
 platformdirs = pytest.importorskip("platformdirs", minversion="4.12")
@@ -244,7 +244,7 @@ WINDOWS_PROFILE_CASES = [
 
 
 def test_windows_config_files_are_pips(windows_dirs, monkeypatch):
-    from ansible_collections.fleet.cache.plugins.module_utils._pip.resolve import config_files
+    from ansible_collections.fleet.cache.plugins.module_utils._pip.config_read import config_files
 
     for environ, folders in WINDOWS_PROFILE_CASES:
         monkeypatch.delenv("HOME", raising=False)
