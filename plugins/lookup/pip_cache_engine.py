@@ -10,8 +10,8 @@ short_description: The collection's engine as the pip_cache_policy role installs
 version_added: 0.1.0
 description:
   - Gives the collection's engine (the code the modules run, standard library only) as one archive and the launcher
-    that runs it, for the R(fleet.cache.pip_cache_policy role,ansible_collections.fleet.cache.pip_cache_policy_role)
-    to install for its scheduled job. The modules send the same archive to Windows hosts for each task.
+    that runs it, for the C(fleet.cache.pip_cache_policy) role to install for its scheduled job. The modules send the
+    same archive to Windows hosts for each task.
   - The archive is the same bytes for the same collection; it is written once into Ansible's temporary folder on the
     controller (removed when Ansible exits), so that a copy module can send it.
   - Meant for the role; it may change with the role.

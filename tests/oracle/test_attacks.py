@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -50,6 +51,7 @@ from attack_support import (
     Part,
     Race,
     chown_tree,
+    collections_for,
     engine_prefix,
     entry_for,
     host_failures,
@@ -71,7 +73,6 @@ from attack_support import (
     umount,
 )
 
-from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
 from playbooks import local_host
 
 ROUNDS = 3
@@ -658,6 +659,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+ENGINE_ARCHIVE = "fleet_cache_engine.zip"
+_BUILT = """
+import hashlib, json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
+digest = bundle.archive_sha256()
+launcher = bundle.launcher_source(job=True, check=True, digest=digest).encode("utf-8")
+json.dump({bundle.ENGINE_ARCHIVE: digest, "fleet-cache": hashlib.sha256(launcher).hexdigest()}, sys.stdout)
+"""
+
+
 @pytest.fixture(scope="module")
 def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upkeep]:
     """The role once more on the installed engine, after its archive was edited and a file planted on the host, with a
@@ -666,11 +678,12 @@ def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFact
     pip_cache_policy_environment (PIP_CACHE_DIR), which the job passes on with --env."""
     tmp = tmp_path_factory.mktemp("upkeep")
     places = lab.places("upkeep")
-    edited, planted = scheduled.engine / bundle.ENGINE_ARCHIVE, scheduled.engine / "planted.py"
+    edited, planted = scheduled.engine / ENGINE_ARCHIVE, scheduled.engine / "planted.py"
     original = edited.read_bytes()
-    digest = hashlib.sha256(bundle.engine_archive()).hexdigest()
-    launcher = bundle.launcher_source(job=True, check=True, digest=digest).encode("utf-8")
-    expected = {bundle.ENGINE_ARCHIVE: digest, "fleet-cache": hashlib.sha256(launcher).hexdigest()}
+    # What the installed collection (the one the role runs from) builds: the archive's and the launcher's SHA-256.
+    built = subprocess.run([sys.executable, "-I", "-c", _BUILT, collections_for(tmp)], capture_output=True, text=True, check=True)
+    expected = json.loads(built.stdout)
+    digest = expected[ENGINE_ARCHIVE]
     cache = f"{tmp}/cache-%u-%h"
     host = role_host(
         places,
