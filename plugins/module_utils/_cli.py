@@ -11,7 +11,7 @@ one-line summary (or JSON with ``--json``) and exits 0, or 1 when something fail
 
     python -m fleet_cache_engine._cli prune --user all --max-size 2GB --max-age 30d --min-age 5m
 
-Standard library only: the engine's files are copied as one package next to a small launcher.
+Standard library only: the engine ships as one archive (the package fleet_cache_engine) beside a small launcher.
 """
 
 from __future__ import annotations

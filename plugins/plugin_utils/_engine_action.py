@@ -8,8 +8,9 @@
 - Windows connection (the ``powershell`` or ``cmd`` shell plugin, over WinRM, PSRP or SSH): Python
   modules cannot run there, so the arguments are validated here with the module's own argument
   spec, the engine (plugins/module_utils with its packages, as a zip) and a small launcher go to the
-  host's temporary folder, and the host's Python runs them through a PowerShell command line that
-  the connection's shell plugin builds and encodes. The launcher calls the same entry point as the
+  host's temporary folder (both built by _engine_bundle, which the pip_cache_policy role installs from
+  too), and the host's Python runs them through a PowerShell command line that the connection's shell
+  plugin builds and encodes. The launcher calls the same entry point as the
   modules (_entry.run), so the result has the module's shape.
 
 The host variable ``fleet_cache_transport: engine`` sends a POSIX host the Windows way (same
@@ -19,13 +20,8 @@ Windows host is at hand.
 
 from __future__ import annotations
 
-import functools
 import inspect
-import io
 import json
-import os
-import posixpath
-import zipfile
 from typing import Any, Optional
 
 from ansible.errors import AnsibleActionFail
@@ -35,12 +31,13 @@ from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 
 from ansible_collections.fleet.cache.plugins.module_utils import _entry as engine_entry
+from ansible_collections.fleet.cache.plugins.plugin_utils._engine_bundle import ENGINE_ARCHIVE, engine_archive, engine_files, launcher_source
+
+__all__ = ["ENGINE_ARCHIVE", "EngineAction", "engine_archive", "engine_files"]
 
 display = Display()
 
 COLLECTION = "fleet.cache"
-ENGINE_PACKAGE = "fleet_cache_engine"
-ENGINE_ARCHIVE = "fleet_cache_engine.zip"
 LAUNCHER = "fleet_cache_launcher.py"
 ARGUMENTS = "fleet_cache_args.json"
 TRANSPORT_VARIABLE = "fleet_cache_transport"
@@ -53,55 +50,8 @@ POSIX_PYTHONS = (("python3",),)
 NO_PYTHON_EXIT = 127
 STORE_ALIAS_EXIT = 9009  # the Microsoft Store's python.exe placeholder, when no Python is installed
 
-# Written for any Python, so that an old one answers with a result rather than a syntax error.
-LAUNCHER_SOURCE = """\
-# fleet.cache: runs one pip cache task with the engine in the zip beside this file (removed after the task).
-import json
-import os
-import posixpath
-import sys
-
-if sys.version_info < (3, 9):
-    sys.stdout.write(json.dumps({"failed": True, "msg": "fleet.cache needs Python 3.9 or newer on this host; %s is Python %s"
-                                 % (sys.executable, sys.version.split()[0])}) + "\\n")
-    sys.exit(1)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleet_cache_engine.zip"))
-from fleet_cache_engine._entry import main  # noqa: E402
-
-sys.exit(main(sys.argv[1:]))
-"""
-
 _PWSH_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
 _PWSH_BARE_EXTRA = frozenset("-\\.[]/_~!%^:")  # with letters and digits: what PowerShell takes unquoted
-
-
-ENGINE_FOLDERS = ("", "_core", "_pip", "_tasks")  # plugins/module_utils and its packages: the whole engine
-
-
-def engine_files() -> list[str]:
-    """The engine's files on the controller, relative to plugins/module_utils: its modules and its packages' files."""
-    folder = os.path.dirname(os.path.abspath(engine_entry.__file__))
-    return sorted(
-        posixpath.join(sub, name) if sub else name for sub in ENGINE_FOLDERS for name in os.listdir(os.path.join(folder, sub)) if name.endswith(".py")
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def engine_archive() -> bytes:
-    """The engine as a package in a zip (one transfer, imported by Python's zipimport); the same bytes for the same files."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        entries = [("__init__.py", b"")]
-        folder = os.path.dirname(os.path.abspath(engine_entry.__file__))
-        for relative in engine_files():
-            with open(os.path.join(folder, *relative.split("/")), "rb") as handle:
-                entries.append((relative, handle.read()))
-        for name, data in entries:
-            info = zipfile.ZipInfo(f"{ENGINE_PACKAGE}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
-    return buffer.getvalue()
 
 
 def interpreter_command(value: str) -> list[str]:
@@ -291,7 +241,7 @@ class EngineAction(ActionBase):
         request = {"module": self.MODULE, "params": params, "given": given, "check_mode": bool(self._task.check_mode), "diff": bool(self._task.diff)}
         try:
             self._transfer_data(archive, engine_archive())
-            self._transfer_data(launcher, LAUNCHER_SOURCE)
+            self._transfer_data(launcher, launcher_source())
             self._transfer_data(arguments, json.dumps(request, default=str))
             self._fixup_perms2([tmpdir, archive, launcher, arguments], self._get_remote_user())
             command = self.engine_command(pythons, launcher, arguments, windows=windows)

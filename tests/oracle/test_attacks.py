@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -50,10 +51,10 @@ from attack_support import (
     Part,
     Race,
     chown_tree,
+    collections_for,
     engine_prefix,
     entry_for,
     host_failures,
-    installed_collection,
     make_account,
     module,
     mount,
@@ -71,7 +72,6 @@ from attack_support import (
     swap_when_root_opens,
     umount,
 )
-from engine import engine_names
 
 from playbooks import local_host
 
@@ -651,28 +651,39 @@ class Upkeep:
     unit: Path
     timer: Path
     expected_env: str
-    engine_after: dict[str, str]  # file name -> sha256 in the installed engine's package after the role ran
-    expected_engine: dict[str, str]  # the same for the collection's module_utils
+    engine_after: dict[str, str]  # file name -> sha256 in the installed engine's folder after the role ran
+    expected_engine: dict[str, str]  # the same for the collection's archive and the job's launcher
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+ENGINE_ARCHIVE = "fleet_cache_engine.zip"
+_BUILT = """
+import hashlib, json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
+digest = bundle.archive_sha256()
+launcher = bundle.launcher_source(job=True, check=True, digest=digest).encode("utf-8")
+json.dump({bundle.ENGINE_ARCHIVE: digest, "fleet-cache": hashlib.sha256(launcher).hexdigest()}, sys.stdout)
+"""
+
+
 @pytest.fixture(scope="module")
 def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upkeep]:
-    """The role once more on the installed engine, after one engine file was edited and one planted on the host, with a
+    """The role once more on the installed engine, after its archive was edited and a file planted on the host, with a
     systemd timer and a value holding systemd specifiers (%u, %h). A cache_dir with % is refused before any unit is
     written (pip_config: pip expands no variables in cache-dir), so the specifiers come in through
     pip_cache_policy_environment (PIP_CACHE_DIR), which the job passes on with --env."""
     tmp = tmp_path_factory.mktemp("upkeep")
     places = lab.places("upkeep")
-    package = scheduled.engine / "fleet_cache_engine"
-    edited, planted = package / "_pip" / "scan.py", package / "_core" / "planted.py"
-    edited_name = edited.relative_to(package).as_posix()
+    edited, planted = scheduled.engine / ENGINE_ARCHIVE, scheduled.engine / "planted.py"
     original = edited.read_bytes()
-    module_utils = installed_collection(tmp) / "plugins" / "module_utils"
-    expected = {name: _sha256(module_utils / name) for name in engine_names(module_utils)}
+    # What the installed collection (the one the role runs from) builds: the archive's and the launcher's SHA-256.
+    built = subprocess.run([sys.executable, "-I", "-c", _BUILT, collections_for(tmp)], capture_output=True, text=True, check=True)
+    expected = json.loads(built.stdout)
+    digest = expected[ENGINE_ARCHIVE]
     cache = f"{tmp}/cache-%u-%h"
     host = role_host(
         places,
@@ -688,8 +699,7 @@ def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFact
     planted.write_text("# planted on the host (test_attacks)\n")
     try:
         run = run_role(tmp, {"upkeep": host})
-        after = {path.relative_to(package).as_posix(): _sha256(path) for path in sorted(package.rglob("*.py"))}
-        after.pop("__init__.py", None)
+        after = {path.relative_to(scheduled.engine).as_posix(): _sha256(path) for path in sorted(scheduled.engine.rglob("*")) if path.is_file()}
         yield Upkeep(
             run,
             places / "systemd" / "fleet-cache-prune.service",
@@ -699,8 +709,8 @@ def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFact
             expected,
         )
     finally:
-        if _sha256(edited) != expected.get(edited_name):
-            shutil.copyfile(module_utils / edited_name, edited)
+        if _sha256(edited) != digest:
+            edited.write_bytes(original)
         planted.unlink(missing_ok=True)
 
 
@@ -724,10 +734,10 @@ def test_systemd_unit_escapes_specifiers(upkeep: Upkeep, lab: Lab, tally: Attack
 
 
 def test_role_restores_an_edited_engine(upkeep: Upkeep, lab: Lab, tally: AttackTally) -> None:
-    """An engine file edited on the host (as if by someone who got write access to it) and a file planted beside it:
-    the next role run writes the collection's file again, removes the other, and says changed."""
+    """The engine's archive edited on the host (as if by someone who got write access to it) and a file planted beside
+    it: the next role run writes the collection's archive again, removes the other, and says changed."""
     findings: list[str] = []
-    with tally.round(lab, "an engine file edited on the host", findings):
+    with tally.round(lab, "the engine's archive edited on the host", findings):
         changed = {name for name, digest in upkeep.expected_engine.items() if upkeep.engine_after.get(name) != digest}
         extra = set(upkeep.engine_after) - set(upkeep.expected_engine)
         if changed or extra:
@@ -735,5 +745,5 @@ def test_role_restores_an_edited_engine(upkeep: Upkeep, lab: Lab, tally: AttackT
         if "upkeep" not in upkeep.run.recap:
             findings.append(f"the role did not run:\n{upkeep.run.explain()}")
         elif upkeep.run.changed("upkeep") == 0:
-            findings.append("the role reported changed=0 though it had an edited engine file to restore")
+            findings.append("the role reported changed=0 though it had an edited engine archive to restore")
     _verdict(findings, [])

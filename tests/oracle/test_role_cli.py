@@ -4,6 +4,7 @@ the launcher the role installs, which refuses to start on anything someone other
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -12,13 +13,15 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine import REPO_ROOT, copy_engine, scan
+from engine import REPO_ROOT, scan
 
 from ansible_collections.fleet.cache.plugins.module_utils import _cli as cli
+from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
 from playbooks import VENV_BIN, adhoc, disk_usage, fake_cache, local_host, playbook, trusted_folder, write_inventory
 
 NOW = time.time()
@@ -164,18 +167,15 @@ def test_environment_decides_the_current_users_cache(tmp_path: Path, capsys: pyt
 
 
 def test_the_installed_package_runs_on_a_python_without_ansible(tmp_path: Path) -> None:
-    """What the role installs: the engine's files as one package and a launcher, run by a Python that has no Ansible."""
+    """What the role installs: the engine's archive and the job's launcher, run by a Python that has no Ansible."""
     found = subprocess.run([sys.executable, str(REPO_ROOT / "hack" / "pythons.py"), "--version", "3.9"], capture_output=True, text=True, check=False)
     python = found.stdout.strip() or shutil.which("python3") or ""
     if not python or subprocess.run([python, "-I", "-c", "import ansible"], capture_output=True, check=False).returncode == 0:
         pytest.skip("no Python without Ansible here to run the engine on its own")
-    package = tmp_path / "lib" / "fleet_cache_engine"
-    package.mkdir(parents=True)
-    copy_engine(package)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "fleet_cache_engine.zip").write_bytes(bundle.engine_archive())
     launcher = tmp_path / "lib" / "fleet-cache"
-    launcher.write_text(
-        "import os, sys\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\nfrom fleet_cache_engine._cli import main\nsys.exit(main())\n"
-    )
+    launcher.write_text(bundle.launcher_source(job=True))  # as on Windows: this Python and folder are no root's alone
     cache = tmp_path / "cache"
     fake_cache(cache, seed=5, downloads=10, wheels=5, size=3000, now=NOW)
     proc = subprocess.run([python, "-I", str(launcher), "prune", "--cache-dir", str(cache), "--max-size", "15kB"], capture_output=True, text=True, check=False)
@@ -286,10 +286,14 @@ def _job(python: str | Path, launcher: Path, cache: Path) -> subprocess.Complete
 
 
 def test_the_job_refuses_to_start_on_what_others_could_change(installed_launcher: Path, tmp_path: Path) -> None:
-    """Each time it starts, the launcher checks the interpreter (link and target), itself and every engine file:
-    anything a user could change and it refuses, names the path and why, exits 1 and touches no cache."""
+    """Each time it starts, the launcher checks the interpreter (link and target), itself and the engine's archive:
+    anything a user could change, an archive that is not the one installed (edited or swapped, even by root), and an
+    engine folder replaced by a link, and it refuses, names the path and why, exits 1 and touches no cache."""
     python = os.path.realpath(VENV_BIN / "python")
-    package = installed_launcher.parent / "fleet_cache_engine"
+    folder = installed_launcher.parent
+    archive = folder / "fleet_cache_engine.zip"
+    installed = archive.read_bytes()
+    digest = hashlib.sha256(installed).hexdigest()
     cache = tmp_path / "cache"
     fake_cache(cache, seed=61, downloads=4, wheels=2, size=1000, now=NOW)
     before = _tree(cache)
@@ -299,12 +303,45 @@ def test_the_job_refuses_to_start_on_what_others_could_change(installed_launcher
         assert proc.stderr.splitlines() == [f"fleet-cache: refusing to run: {line}" for line in lines]
         assert _tree(cache) == before
 
-    engine_file = package / "_pip" / "scan.py"
-    engine_file.chmod(0o664)
+    archive.chmod(0o664)
     try:
-        refused(_job(python, installed_launcher, cache), f"the engine {package}: {engine_file} is writable by its group")
+        refused(_job(python, installed_launcher, cache), f"the engine {archive} is writable by its group")
     finally:
-        engine_file.chmod(0o644)
+        archive.chmod(0o644)
+    try:
+        with archive.open("ab") as handle:
+            handle.write(b"# edited on the host\n")
+        edited = hashlib.sha256(archive.read_bytes()).hexdigest()
+        refused(
+            _job(python, installed_launcher, cache),
+            f"the engine {archive} is not the engine the role installed (SHA-256 {edited}, the launcher expects {digest})",
+        )
+        # Swapped for another engine (root's, 0644, a valid package whose _cli would prune with no check at all).
+        swapped = folder / "swapped.zip"
+        with zipfile.ZipFile(swapped, "w") as other:
+            other.writestr("fleet_cache_engine/__init__.py", "")
+            other.writestr("fleet_cache_engine/_cli.py", "def main(argv=None):\n    raise SystemExit('the swapped engine ran')\n")
+        swapped.chmod(0o644)
+        swapped.replace(archive)
+        proc = _job(python, installed_launcher, cache)
+        assert proc.returncode == 1 and "swapped engine ran" not in proc.stderr, proc.stderr
+        assert proc.stderr.startswith(f"fleet-cache: refusing to run: the engine {archive} is not the engine the role installed (SHA-256 "), proc.stderr
+        assert _tree(cache) == before
+    finally:
+        archive.write_bytes(installed)
+        archive.chmod(0o644)
+    # The engine's folder replaced by a link to a copy of itself that root owns: the job runs what the role installed only.
+    real = folder.with_name(folder.name + "-real")
+    folder.rename(real)
+    try:
+        folder.symlink_to(real)
+        refused(
+            _job(python, installed_launcher, cache),
+            f"the engine {archive}: {folder} is a symbolic link (the role installs the engine's folder and archive themselves)",
+        )
+    finally:
+        folder.unlink(missing_ok=True)
+        real.rename(folder)
     with trusted_folder("interpreter-") as trusted:
         shared = trusted / "shared"
         shared.mkdir()
@@ -330,7 +367,7 @@ def test_the_job_refuses_to_start_on_what_others_could_change(installed_launcher
     proc = _job(python, copied / "fleet-cache", cache)
     assert proc.returncode == 1 and [line.split(": ")[2] for line in proc.stderr.splitlines()] == [
         f"the launcher {copied / 'fleet-cache'}",
-        f"the engine {copied / 'fleet_cache_engine'}",
+        f"the engine {copied / 'fleet_cache_engine.zip'}",
     ], proc.stderr
     assert _tree(cache) == before
 

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine import REPO_ROOT, engine_names
+from engine import REPO_ROOT, copy_engine
 from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env
 
+from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
 from playbooks import VENV_BIN, Run, ansible_env, disk_usage, fake_cache, local_host, playbook, trusted_folder, write_inventory
 
 SNAPSHOT = r"""
@@ -462,45 +463,75 @@ def _installed(engine: Path) -> dict[str, tuple[int, int, str]]:
 
 
 def test_the_installed_engine_is_verified_file_by_file(tmp_path: Path, engine_dir: Path) -> None:
-    """An engine file edited on the host, one made writable by others, one removed, and a .py added beside them:
-    check mode reports the change and leaves them so; the next run writes the role's files again, removes the extra
-    ones and reports changed; the run after that changes nothing."""
+    """The engine's archive edited on the host, the launcher made writable by others, and a .py file and a folder
+    (as the per-file engine of earlier releases was) added beside them: check mode reports the change and leaves them
+    so; the next run writes the role's files again, removes the extra ones and reports changed; the run after that
+    changes nothing."""
     home = tmp_path / "home"
     fake_cache(home / ".cache" / "pip", seed=41, downloads=3, wheels=1, size=1000, now=time.time())
     play, role_vars = _scheduled_role(tmp_path, engine_dir, home)
     inventory = write_inventory(tmp_path / "inventory", {"hosts": {"host": local_host()}})
     run = playbook(play, inventory, tmp_path, extra_vars=role_vars)
     assert run.returncode == 0, run.explain()
-    module_utils = REPO_ROOT / "plugins" / "module_utils"
-    package = engine_dir / "fleet_cache_engine"
-    shipped = {name: (module_utils / name).read_bytes() for name in engine_names(module_utils)}
-    installed = {path.relative_to(package).as_posix(): path.read_bytes() for path in package.rglob("*") if path.is_file()}
-    assert installed == {**shipped, "__init__.py": b""}
-    assert sorted(path.name for path in engine_dir.iterdir()) == ["fleet-cache", "fleet_cache_engine"]
-    assert {(uid, stat.S_IMODE(mode)) for uid, mode, _digest in _installed(engine_dir).values()} == {(0, 0o644), (0, 0o755)}
+    archive = engine_dir / "fleet_cache_engine.zip"
+    assert archive.read_bytes() == bundle.engine_archive(), "the archive the Windows transport sends, byte for byte"
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert (engine_dir / "fleet-cache").read_text() == bundle.launcher_source(job=True, check=True, digest=digest)
+    assert sorted(path.name for path in engine_dir.iterdir()) == ["fleet-cache", "fleet_cache_engine.zip"]
+    assert {(uid, stat.S_IMODE(mode)) for uid, mode, _digest in _installed(engine_dir).values()} == {(0, 0o644)}
+    assert (engine_dir.stat().st_uid, stat.S_IMODE(engine_dir.stat().st_mode)) == (0, 0o755)
     good = _installed(engine_dir)
     again = playbook(play, inventory, tmp_path, extra_vars=role_vars)
     assert again.returncode == 0 and again.changed("host") == 0, again.explain()
 
-    with (package / "_cli.py").open("a") as handle:
-        handle.write("TAMPERED = True\n")
-    (package / "_core" / "errors.py").chmod(0o666)
-    (package / "__init__.py").unlink()
-    (package / "_pip" / "zz_extra.py").write_text("print('not the role's')\n")
-    (engine_dir / "sitecustomize.py").write_text("print('not the role's either')\n")
+    with archive.open("ab") as handle:
+        handle.write(b"TAMPERED = True\n")
+    (engine_dir / "fleet-cache").chmod(0o666)
+    (engine_dir / "sitecustomize.py").write_text("print('not the role's')\n")
+    (engine_dir / "fleet_cache_engine" / "_core").mkdir(parents=True)
+    (engine_dir / "fleet_cache_engine" / "_core" / "trust.py").write_text("print('not the role's either')\n")
     tampered = _installed(engine_dir)
     check = playbook(play, inventory, tmp_path, extra_vars=role_vars, args=("--check",))
     assert check.returncode == 0 and check.changed("host") > 0, check.explain()
     assert _installed(engine_dir) == tampered, "check mode changed the engine's folder"
-    for name in ("_cli.py", "_core/errors.py", "__init__.py", "_pip/zz_extra.py"):
-        assert f"(item=fleet_cache_engine/{name})" in check.stdout, name
-    assert "(item=sitecustomize.py)" in check.stdout
+    for name in ("fleet_cache_engine.zip", "fleet-cache", "sitecustomize.py", "fleet_cache_engine"):
+        assert f"(item={name})" in check.stdout, name
 
     restored = playbook(play, inventory, tmp_path, extra_vars=role_vars)
     assert restored.returncode == 0 and restored.changed("host") > 0, restored.explain()
     assert _installed(engine_dir) == good, "the engine's folder holds the role's files again, and nothing else"
     last = playbook(play, inventory, tmp_path, extra_vars=role_vars)
     assert last.returncode == 0 and last.changed("host") == 0, last.explain()
+
+
+def test_an_upgrade_replaces_the_copied_engine_with_the_archive(tmp_path: Path) -> None:
+    """An engine folder as earlier releases left it (the engine's files copied one by one into fleet_cache_engine/,
+    with a MANIFEST, and a launcher that imports them): the role removes the copies, installs the archive and the
+    new launcher, and says changed; the job then runs; the run after that changes nothing."""
+    home = tmp_path / "home"
+    fake_cache(home / ".cache" / "pip", seed=42, downloads=3, wheels=1, size=1000, now=time.time())
+    with trusted_folder("upgrade-") as trusted:
+        engine = trusted / "fleet-cache"
+        package = engine / "fleet_cache_engine"
+        package.mkdir(parents=True)
+        copy_engine(package)
+        (package / "MANIFEST").write_text("0123  _cli.py\n")
+        (engine / "fleet-cache").write_text("import os, sys\nsys.path.insert(0, os.path.dirname(__file__))\nfrom fleet_cache_engine._cli import main\n")
+        for path in [engine, *engine.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        play, role_vars = _scheduled_role(tmp_path, engine, home)
+        inventory = write_inventory(tmp_path / "inventory", {"hosts": {"host": local_host()}})
+        run = playbook(play, inventory, tmp_path, extra_vars=role_vars)
+        assert run.returncode == 0 and run.changed("host") > 0, run.explain()
+        assert sorted(path.name for path in engine.iterdir()) == ["fleet-cache", "fleet_cache_engine.zip"], "the copied engine and its MANIFEST are gone"
+        assert (engine / "fleet_cache_engine.zip").read_bytes() == bundle.engine_archive()
+        job = subprocess.run(
+            [os.path.realpath(VENV_BIN / "python"), "-I", "-S", "-B", str(engine / "fleet-cache"), "--help"], capture_output=True, text=True, check=False
+        )
+        assert job.returncode == 0 and "prune" in job.stdout, job.stdout + job.stderr
+        again = playbook(play, inventory, tmp_path, extra_vars=role_vars)
+        assert again.returncode == 0 and again.changed("host") == 0, again.explain()
+        assert sorted(path.name for path in engine.iterdir()) == ["fleet-cache", "fleet_cache_engine.zip"]
 
 
 def test_the_role_refuses_an_interpreter_others_could_change(tmp_path: Path) -> None:
@@ -654,7 +685,8 @@ def test_every_task_file_passes_a_syntax_check_windows_included(tmp_path: Path) 
     for name in ("win_command", "win_copy", "win_file", "win_powershell", "win_stat"):
         (stubs / f"{name}.py").write_text("#!/usr/bin/python\n# A stand-in so that ansible-playbook --syntax-check resolves the name.\n")
     tasks = sorted(path.stem for path in (REPO_ROOT / "roles" / "pip_cache_policy" / "tasks").glob("*.yml"))
-    assert {"engine_windows", "relocate_windows", "schedule_windows", "schedule_systemd", "schedule_cron", "schedule_launchd"} <= set(tasks)
+    assert {"engine", "relocate_windows", "schedule_windows", "schedule_systemd", "schedule_cron", "schedule_launchd"} <= set(tasks)
+    assert "engine_windows" not in tasks, "one engine-install task file for POSIX and Windows hosts"
     play = tmp_path / "syntax.yml"
     plays = [
         {

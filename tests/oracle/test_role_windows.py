@@ -28,14 +28,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine import REPO_ROOT, engine_names
+from engine import copy_engine
 
+from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
 from playbooks import VENV_BIN, Run, ansible_env, collections_path, disk_usage, fake_cache, playbook, write_inventory
 
 FAKES = Path(__file__).parent / "windows_fakes"
 ENGINE_DIR = "C:\\ProgramData\\fleet-cache"
 LAUNCHER = ENGINE_DIR + "\\fleet-cache.py"
-PACKAGE = ENGINE_DIR + "\\fleet_cache_engine"
+ARCHIVE = ENGINE_DIR + "\\fleet_cache_engine.zip"
+PACKAGE = ENGINE_DIR + "\\fleet_cache_engine"  # the engine's files, copied one by one by earlier releases
 TASK_NAME = "fleet.cache pip cache prune"
 BUDGET = 60000
 CONNECTION_DOC = """DOCUMENTATION = '''
@@ -62,8 +64,6 @@ ROLE_WITH_BECOME = """---
   roles:
     - role: fleet.cache.pip_cache_policy
 """
-ENGINE_FILES = engine_names()  # relative to plugins/module_utils: _entry.py, _core/walk.py, ...
-ENGINE_FOLDERS = [PACKAGE + "\\" + folder for folder in ("_core", "_pip", "_tasks")]
 
 
 def stand_in_collections(tmp: Path) -> Path:
@@ -149,14 +149,16 @@ def test_role_and_enforce_playbook_on_a_windows_host(tmp_path: Path) -> None:
     assert [entry for entry in calls if entry["become"]] == [], "become reached the Windows host"
     modules = [entry for entry in calls if entry["kind"] == "module"]
     assert modules and all(entry["check_mode"] for entry in modules)
-    assert [call["args"]["path"] for call in module_calls(calls, "win_stat")] == [PACKAGE + "\\MANIFEST", LAUNCHER]
-    assert [call["args"]["path"] for call in module_calls(calls, "win_file")] == [ENGINE_DIR, PACKAGE, *ENGINE_FOLDERS]
+    assert [call["args"]["path"] for call in module_calls(calls, "win_stat")] == [LAUNCHER]
+    assert [(call["args"]["path"], call["args"]["state"]) for call in module_calls(calls, "win_file")] == [(PACKAGE, "absent"), (ENGINE_DIR, "directory")]
     copied = {call["args"]["dest"]: call["args"] for call in module_calls(calls, "win_copy")}
-    assert set(copied) == {PACKAGE + "\\" + name.replace("/", "\\") for name in [*ENGINE_FILES, "__init__.py", "MANIFEST"]} | {LAUNCHER}
-    for name in ENGINE_FILES:
-        assert Path(copied[PACKAGE + "\\" + name.replace("/", "\\")]["src"]).read_bytes() == (REPO_ROOT / "plugins" / "module_utils" / name).read_bytes()
+    assert set(copied) == {ARCHIVE, LAUNCHER}
+    source = Path(copied[ARCHIVE]["src"])  # the archive the modules send for each task, read back on the host below
+    assert source.name == f"fleet_cache_engine-{bundle.archive_sha256()[:16]}.zip" and source.parent.name.startswith("ansible-local-")
+    assert not source.exists(), "written into Ansible's temporary folder on the controller, removed when it exits"
+    assert "content" not in copied[ARCHIVE] and "src" not in copied[LAUNCHER]
+    assert copied[LAUNCHER]["content"] == bundle.launcher_source(job=True), "the one launcher source, as the job's, without the POSIX trust check"
     assert "from fleet_cache_engine._cli import main" in copied[LAUNCHER]["content"]
-    assert f"python python.exe\nlauncher {LAUNCHER}\n" in copied[PACKAGE + "\\MANIFEST"]["content"]
     (probe,) = module_calls(calls, "win_command")
     assert probe["args"]["argv"] == ["python.exe", "-I", LAUNCHER, "--help"]
     (task,) = module_calls(calls, "win_powershell")
@@ -169,16 +171,22 @@ def test_role_and_enforce_playbook_on_a_windows_host(tmp_path: Path) -> None:
     assert (params["state"], params["max_size"], params["min_age"], params["user"]) == ("pruned", f"{BUDGET}B", "0", None)
     assert params["environment"] == {"PIP_CACHE_DIR": str(cache)}
 
-    # 2. For real, from the collection's enforce playbook (its become default leaves Windows hosts alone).
+    # 2. For real, from the collection's enforce playbook (its become default leaves Windows hosts alone), over the
+    # engine an earlier release installed: its files copied one by one and a MANIFEST, which the role removes.
+    package = host_file(root, PACKAGE)
+    package.mkdir(parents=True)
+    copy_engine(package)
+    (package / "MANIFEST").write_text("0123  _cli.py\n")
     run = playbook(tmp_path / "facts.yml", inventory, tmp_path, extra_vars=policy, args=("fleet.cache.enforce",), env=env)
     run_ok(run, "winhost")
     assert run.changed("winhost") > 0
     calls = read_log(log)
     assert [entry for entry in calls if entry["become"]] == []
-    package = host_file(root, PACKAGE)
-    for name in ENGINE_FILES:
-        assert (package / name).read_bytes() == (REPO_ROOT / "plugins" / "module_utils" / name).read_bytes()
-    assert (package / "__init__.py").read_text() == "" and (package / "MANIFEST").is_file() and host_file(root, LAUNCHER).is_file()
+    assert not package.exists(), "the engine's files of earlier releases and their MANIFEST are removed"
+    assert sorted(path.name for path in host_file(root, ENGINE_DIR).iterdir()) == ["fleet-cache.py", "fleet_cache_engine.zip"]
+    assert host_file(root, ARCHIVE).read_bytes() == bundle.engine_archive()
+    assert host_file(root, LAUNCHER).read_text() == bundle.launcher_source(job=True)
+    installed = {path: host_file(root, path).stat().st_mtime_ns for path in (ARCHIVE, LAUNCHER)}
     (probe,) = module_calls(calls, "win_command")
     assert probe["args"]["argv"] == ["python.exe", "-I", LAUNCHER, "--help"] and not probe["check_mode"]
     scheduled = json.loads((root / "ScheduledTasks" / f"{TASK_NAME}.json").read_text())
@@ -209,7 +217,10 @@ def test_role_and_enforce_playbook_on_a_windows_host(tmp_path: Path) -> None:
     assert run.changed("winhost") == 0, run.explain()
     calls = read_log(log)
     assert calls and [entry for entry in calls if entry["become"]] == []
-    assert module_calls(calls, "win_copy") == [] and len(module_calls(calls, "win_powershell")) == 1
+    assert len(module_calls(calls, "win_powershell")) == 1
+    assert sorted(call["args"]["dest"] for call in module_calls(calls, "win_copy")) == sorted([ARCHIVE, LAUNCHER])
+    assert {path: host_file(root, path).stat().st_mtime_ns for path in (ARCHIVE, LAUNCHER)} == installed, "the engine was written again"
+    assert [(call["args"]["path"], call["args"]["state"]) for call in module_calls(calls, "win_file")] == [(PACKAGE, "absent"), (ENGINE_DIR, "directory")]
 
 
 def test_become_on_windows_is_refused_by_the_modules(tmp_path: Path) -> None:

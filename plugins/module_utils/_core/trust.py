@@ -12,6 +12,10 @@ entries there, but only root can rename or remove the root-owned entry the path 
 only after its own folder was found trusted, and its target is checked the same way (a venv's ``python`` is a
 link to the base interpreter: both count).
 
+The engine is one archive beside the launcher (``fleet_cache_engine.zip``, imported by zipimport); the launcher
+records its SHA-256 when the role installs it, and the job runs only that archive: one edited, swapped or replaced
+by a link is refused like one that others can write.
+
 Self-contained, standard library only, nothing imported from the engine: the role's launcher carries this file's
 code and runs ``job_problems`` before it imports the engine beside it, and the role runs ``role_check`` on the
 host (``python -I -S -B -``, this file on standard input) before it installs the engine or writes the job.
@@ -19,14 +23,16 @@ host (``python -I -S -B -``, this file on standard input) before it installs the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import stat
 import sys
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 ENGINE_PACKAGE = "fleet_cache_engine"
+ENGINE_ARCHIVE = ENGINE_PACKAGE + ".zip"
 FILE_MODE = 0o644
 FOLDER_MODE = 0o755
 _MAX_LINKS = 40
@@ -143,27 +149,17 @@ def check_interpreter(path: str, *, owners: Optional[frozenset[int]] = None) -> 
     return real
 
 
-def check_tree(folder: str, *, owners: Optional[frozenset[int]] = None) -> None:
-    """``resolve_trusted`` for a folder and for everything in it, at every depth (no link is expected there)."""
+def check_archive(path: str, digest: str, *, owners: Optional[frozenset[int]] = None) -> None:
+    """``check_file`` for the engine's archive, which must also be no link, in a folder that is no link, and hold the
+    content whose SHA-256 is ``digest`` (read through a descriptor that follows no link)."""
     owners = job_owners() if owners is None else owners
-    real = resolve_trusted(folder, owners=owners)
-    if not stat.S_ISDIR(os.lstat(real).st_mode):
-        raise UntrustedPath(real, "is not a folder")
-    pending = [real]
-    while pending:
-        current = pending.pop()
-        try:
-            names = sorted(os.listdir(current))
-        except OSError as error:
-            raise UntrustedPath(current, f"cannot be listed ({error.strerror or error})") from None
-        for name in names:
-            path = os.path.join(current, name)
-            info = _lstat(path)
-            _check(path, info, owners)
-            if stat.S_ISLNK(info.st_mode):
-                raise UntrustedPath(path, "is a symbolic link (the engine holds none)")
-            if stat.S_ISDIR(info.st_mode):
-                pending.append(path)
+    for entry in (os.path.dirname(path), path):
+        if stat.S_ISLNK(_lstat(entry).st_mode):
+            raise UntrustedPath(entry, "is a symbolic link (the role installs the engine's folder and archive themselves)")
+    check_file(path, owners=owners)
+    found = _sha256(path)
+    if found != digest:
+        raise UntrustedPath(path, f"is not the engine the role installed (SHA-256 {found or 'unreadable'}, the launcher expects {digest})")
 
 
 def check_tree_top(folder: str, *, owners: Optional[frozenset[int]] = None) -> None:
@@ -179,17 +175,20 @@ def _problem(label: str, path: str, error: UntrustedPath) -> str:
     return f"{label} {path}: {error}"
 
 
-def job_problems(launcher: str, *, python: Optional[str] = None, stdlib: Optional[str] = None, owners: Optional[frozenset[int]] = None) -> list[str]:
+def job_problems(
+    launcher: str, *, digest: str, python: Optional[str] = None, stdlib: Optional[str] = None, owners: Optional[frozenset[int]] = None
+) -> list[str]:
     """Why the job must not run (empty: it may): the interpreter that runs it (default ``sys.executable``), the
-    standard library it loaded (default: where ``hashlib`` came from), the launcher, and the engine package beside
-    the launcher with everything in it."""
+    standard library it loaded (default: where ``hashlib`` came from), the launcher, and the engine's archive beside
+    the launcher, whose SHA-256 must be ``digest``."""
     owners = job_owners() if owners is None else owners
     problems: list[str] = []
-    checks = (
+    archive = os.path.join(os.path.dirname(launcher), ENGINE_ARCHIVE)
+    checks: tuple[tuple[str, str, Callable[..., Any]], ...] = (
         ("the interpreter", sys.executable if python is None else python, check_interpreter),
         ("the standard library", os.path.dirname(hashlib.__file__ or "") if stdlib is None else stdlib, check_tree_top),
         ("the launcher", launcher, check_file),
-        ("the engine", os.path.join(os.path.dirname(launcher), ENGINE_PACKAGE), check_tree),
+        ("the engine", archive, functools.partial(check_archive, digest=digest)),
     )
     for label, path, check in checks:
         try:

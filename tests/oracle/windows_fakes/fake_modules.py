@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 
 from ansible.plugins.action import ActionBase
@@ -73,8 +74,18 @@ class WinFile(FakeWindowsModule):
 
     def act(self, root, args, check_mode):
         path = local_path(root, args["path"])
+        if args.get("state") == "absent":
+            if not os.path.lexists(path):
+                return {"changed": False}
+            if check_mode:
+                return {"changed": True}
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+            return {"changed": True}
         if args.get("state") != "directory":
-            return {"failed": True, "msg": f"the stand-in win_file knows state=directory only, got {args.get('state')}"}
+            return {"failed": True, "msg": f"the stand-in win_file knows state=directory and absent only, got {args.get('state')}"}
         if os.path.isdir(path):
             return {"changed": False}
         if not check_mode:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -157,31 +158,33 @@ def test_what_is_not_an_absolute_existing_regular_file_fails(base: Path) -> None
     assert _refused(base / "loop-a").reason == "leads through too many symbolic links"
 
 
+ARCHIVE = b"PK\x05\x06" + bytes(18)  # an empty zip: the check reads bytes, it imports nothing
+
+
 def _engine(base: Path) -> tuple[Path, Path]:
-    """A launcher and its engine package as the role installs them."""
+    """A launcher and the engine's archive beside it, as the role installs them."""
     folder = _folder(base / "lib" / "fleet-cache", 0o755)
     launcher = _file(folder / "fleet-cache", 0o644, "# the launcher\n")
-    package = _folder(folder / trust.ENGINE_PACKAGE, 0o755)
-    for name in ("__init__.py", "_cache_cli.py"):
-        _file(package / name, 0o644, f"# {name}\n")
-    return launcher, package
+    archive = folder / trust.ENGINE_ARCHIVE
+    archive.write_bytes(ARCHIVE)
+    archive.chmod(0o644)
+    return launcher, archive
 
 
 def test_the_job_runs_only_what_root_alone_can_change(base: Path) -> None:
-    launcher, package = _engine(base)
+    launcher, archive = _engine(base)
     python = _file(base / "usr" / "bin" / "python3")
     stdlib = _folder(base / "usr" / "lib" / "python3", 0o755)
 
     def problems() -> list[str]:
-        return trust.job_problems(str(launcher), python=str(python), stdlib=str(stdlib), owners=OWNERS)
+        return trust.job_problems(str(launcher), digest=hashlib.sha256(ARCHIVE).hexdigest(), python=str(python), stdlib=str(stdlib), owners=OWNERS)
 
     assert problems() == []
-    (package / "_cache_cli.py").chmod(0o666)
-    assert problems() == [f"the engine {package}: {package / '_cache_cli.py'} is writable by its group and others"]
-    (package / "_cache_cli.py").chmod(0o644)
-    (package / "sitecustomize.py").symlink_to(base / "usr" / "bin" / "python3")
-    assert problems() == [f"the engine {package}: {package / 'sitecustomize.py'} is a symbolic link (the engine holds none)"]
-    (package / "sitecustomize.py").unlink()
+    archive.chmod(0o666)
+    assert problems() == [f"the engine {archive} is writable by its group and others"]
+    archive.chmod(0o664)
+    assert problems() == [f"the engine {archive} is writable by its group"]
+    archive.chmod(0o644)
     launcher.chmod(0o646)
     stdlib.chmod(0o775)
     python.chmod(0o757)
@@ -189,6 +192,63 @@ def test_the_job_runs_only_what_root_alone_can_change(base: Path) -> None:
         f"the interpreter {python} is writable by others",
         f"the standard library {stdlib} is writable by its group",
         f"the launcher {launcher} is writable by others",
+    ]
+
+
+def _job_engine_problems(launcher: Path, digest: str) -> list[str]:
+    python = _file(launcher.parents[2] / "usr" / "bin" / "python3")
+    stdlib = _folder(launcher.parents[2] / "usr" / "lib" / "python3", 0o755)
+    return trust.job_problems(str(launcher), digest=digest, python=str(python), stdlib=str(stdlib), owners=OWNERS)
+
+
+def test_the_job_refuses_an_archive_edited_or_swapped_after_install(base: Path) -> None:
+    """The launcher records the archive's SHA-256 at install time: other content, even root's, is not the engine."""
+    launcher, archive = _engine(base)
+    digest = hashlib.sha256(ARCHIVE).hexdigest()
+    assert _job_engine_problems(launcher, digest) == []
+    with archive.open("ab") as handle:
+        handle.write(b"# edited\n")
+    edited = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert _job_engine_problems(launcher, digest) == [
+        f"the engine {archive} is not the engine the role installed (SHA-256 {edited}, the launcher expects {digest})"
+    ]
+    swapped = archive.with_name("swapped.zip")
+    swapped.write_bytes(b"PK\x05\x06" + bytes(17) + b"\x01")
+    swapped.chmod(0o644)
+    swapped.replace(archive)
+    (problem,) = _job_engine_problems(launcher, digest)
+    assert problem.startswith(f"the engine {archive} is not the engine the role installed (SHA-256 ") and problem.endswith(f"expects {digest})")
+    archive.unlink()
+    assert _job_engine_problems(launcher, digest) == [f"the engine {archive} does not exist"]
+
+
+def test_the_job_refuses_an_archive_or_engine_folder_that_is_a_link(base: Path) -> None:
+    """A link to the right bytes in a folder root owns is still refused: the role installs the folder and the archive
+    themselves, so a link there is not the role's."""
+    launcher, archive = _engine(base)
+    digest = hashlib.sha256(ARCHIVE).hexdigest()
+    elsewhere = _folder(base / "elsewhere", 0o755)
+    archive.replace(elsewhere / trust.ENGINE_ARCHIVE)
+    archive.symlink_to(elsewhere / trust.ENGINE_ARCHIVE)
+    assert _job_engine_problems(launcher, digest) == [f"the engine {archive} is a symbolic link (the role installs the engine's folder and archive themselves)"]
+    archive.unlink()
+    (elsewhere / trust.ENGINE_ARCHIVE).replace(archive)
+    folder = launcher.parent
+    moved = folder.with_name("fleet-cache-real")
+    folder.rename(moved)
+    folder.symlink_to(moved)
+    assert _job_engine_problems(launcher, digest) == [
+        f"the engine {archive}: {folder} is a symbolic link (the role installs the engine's folder and archive themselves)"
+    ]
+
+
+def test_the_job_refuses_an_archive_in_a_folder_others_can_write(base: Path) -> None:
+    launcher, archive = _engine(base)
+    launcher.parent.chmod(0o775)
+    problems = _job_engine_problems(launcher, hashlib.sha256(ARCHIVE).hexdigest())
+    assert problems == [
+        f"the launcher {launcher}: {launcher.parent} is writable by its group",
+        f"the engine {archive}: {launcher.parent} is writable by its group",
     ]
 
 
@@ -207,7 +267,12 @@ def test_engine_plan_restores_what_differs_and_removes_the_rest(base: Path) -> N
     fresh = trust.engine_plan(str(engine), expected, owner=ME)
     assert fresh == {"remove": [], "folders": [".", "fleet_cache_engine"], "write": sorted(expected), "present": [], "problems": []}
 
-    _launcher, package = _engine(base)
+    # engine_plan knows nothing of what the folder holds: nested folders of files (as the per-file engine was) too.
+    folder = _folder(base / "lib" / "fleet-cache", 0o755)
+    _file(folder / "fleet-cache", 0o644, "# the launcher\n")
+    package = _folder(folder / trust.ENGINE_PACKAGE, 0o755)
+    for name in ("__init__.py", "_cache_cli.py"):
+        _file(package / name, 0o644, f"# {name}\n")
     (package / "__init__.py").write_text("")
     _file(package / "_cache_cli.py", 0o644, "# _cache_cli.py, edited on the host\n")
     _file(package / "_cache_extra.py", 0o644, "import os\n")
@@ -226,6 +291,28 @@ def test_engine_plan_restores_what_differs_and_removes_the_rest(base: Path) -> N
     assert trust.engine_plan(str(engine), expected, owner=ME)["folders"] == ["fleet_cache_engine"]
     other_owner = trust.engine_plan(str(engine), expected, owner=ME + 1)
     assert other_owner["folders"] == [".", "fleet_cache_engine"] and other_owner["present"] == [], "another owner is a difference"
+
+
+def test_engine_plan_removes_the_per_file_engine_of_earlier_releases(base: Path) -> None:
+    """An upgrade: the engine's folder holds the copied package (and, from Windows-like installs, a MANIFEST); the
+    plan removes them and writes the launcher and the archive; once done, nothing is left to do."""
+    engine = _folder(base / "lib" / "fleet-cache", 0o755)
+    _file(engine / "fleet-cache", 0o644, "# the old launcher\n")
+    package = _folder(engine / trust.ENGINE_PACKAGE, 0o755)
+    for name in ("__init__.py", "_cli.py", "MANIFEST", "_core/trust.py"):
+        _file(package / name, 0o644, f"# {name}\n")
+    expected = {"fleet-cache": _sha("# the launcher\n"), trust.ENGINE_ARCHIVE: hashlib.sha256(ARCHIVE).hexdigest()}
+    plan = trust.engine_plan(str(engine), expected, owner=ME)
+    assert plan == {"remove": [trust.ENGINE_PACKAGE], "folders": [], "write": ["fleet-cache", trust.ENGINE_ARCHIVE], "present": [], "problems": []}
+    shutil.rmtree(package)
+    _engine(base)
+    assert trust.engine_plan(str(engine), expected, owner=ME) == {
+        "remove": [],
+        "folders": [],
+        "write": [],
+        "present": ["fleet-cache", trust.ENGINE_ARCHIVE],
+        "problems": [],
+    }
 
 
 def test_engine_plan_refuses_an_engine_folder_that_is_a_link(base: Path) -> None:
