@@ -197,7 +197,9 @@ def run_program(args: list[str]) -> tuple[int, str, str]:
     """Run a program without a shell and wait for it: (exit code, output, errors); 127 and the reason when it cannot start."""
     try:
         # The same on every host, with or without Ansible: the engine runs where no AnsibleModule does (Windows, the job).
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", check=False)  # pylint: disable=ansible-bad-function
+        proc = subprocess.run(  # pylint: disable=ansible-bad-function
+            args, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", check=False
+        )
     except OSError as error:
         return 127, "", str(error)
     return proc.returncode, proc.stdout, proc.stderr
