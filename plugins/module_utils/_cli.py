@@ -34,19 +34,6 @@ from ._tasks.pip_cache import build_request, remove_each
 PROG = "fleet-cache"
 
 
-class _Options:
-    """What the engine's tasks read from a module: its params; a failure is raised, with the command line's option name."""
-
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.params = params
-
-    def run_command(self, args: list[str]) -> tuple[int, str, str]:  # pragma: no cover - only with a python option, never set here
-        raise InvalidValue("not available from the command line", option="python")
-
-    def fail_json(self, msg: str, option: Optional[str] = None, **_details: Any) -> None:
-        raise InvalidValue(msg.split(": ", 1)[1] if option and msg.startswith(f"{option}: ") else msg, option=_flag(option))
-
-
 def _flag(option: Optional[str]) -> Optional[str]:
     return "--" + option.replace("_", "-") if option else None
 
@@ -68,7 +55,7 @@ def _targets(args: argparse.Namespace) -> list[Target]:
     seen: set[str] = set()
     for user in args.user or [None]:
         params = {"user": user, "cache_dir": args.cache_dir, "python": None, "environment": environment, "command": "cache"}
-        for target in targets(_Options(params), resolve_commands=False):
+        for target in targets(params, resolve_commands=False):
             if target.account.name not in seen:
                 seen.add(target.account.name)
                 found.append(target)
@@ -88,8 +75,8 @@ def _request(args: argparse.Namespace) -> Request:
         "ci": bool(getattr(args, "ci", False)),
     }
     try:
-        return build_request(_Options(params))
-    except CacheError as error:
+        return build_request(params)
+    except CacheError as error:  # named as the command line names the option
         if error.option and not error.option.startswith("--"):
             error.option = _flag(error.option)
         raise

@@ -4,14 +4,15 @@
 # Private to the fleet.cache collection: not a public API, it may change at any time.
 """The engine's one entry point: run a module's task with its parameters and return the module's result.
 
-The one entry point of the engine, for every host. ``run(module_name, params, check_mode, diff)``
-runs a module's task and returns the module's result as a dict:
+``run(module_name, params, check_mode, diff, warn=...)`` checks the parameters, calls the module's task (in
+``_tasks``, which takes the parameters, a warning callback, check_mode and diff) and returns its result as a dict,
+a typed error (``_core.errors``) turned into the module's failure:
 
-- the Python modules (POSIX hosts) call it with their AnsibleModule, which validated ``params``;
+- the Python modules (POSIX hosts) call it with their AnsibleModule's params and warn, which validated ``params``,
+  and end with ``finish``;
 - on Windows hosts the action plugins validate ``params`` on the controller with the same
   argument specs (``module_spec``), send these files with a small launcher, and the host's Python
-  calls ``main`` with a JSON file; ``run`` then uses ``EngineModule``, a stand-in for the few
-  AnsibleModule members the tasks use.
+  calls ``main`` with a JSON file; the warnings are then part of the result.
 
 Standard library only, relative imports only: the same files run inside the collection and as a
 package of their own beside the launcher.
@@ -21,10 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import time
 import traceback
 from typing import Any, Callable, Optional
 
@@ -33,7 +31,8 @@ from ._tasks import pip_cache, pip_cache_info, pip_config
 
 MODULES = ("pip_cache_info", "pip_cache", "pip_config")
 
-_TASKS: dict[str, Callable[[Any], dict[str, Any]]] = {"pip_cache_info": pip_cache_info.report, "pip_cache": pip_cache.run, "pip_config": pip_config.manage}
+Task = Callable[..., dict[str, Any]]  # (params, warn, *, check_mode, diff) -> the module's result
+_TASKS: dict[str, Task] = {"pip_cache_info": pip_cache_info.report, "pip_cache": pip_cache.run, "pip_config": pip_config.manage}
 _SPECS: dict[str, Callable[[], dict[str, Any]]] = {
     "pip_cache_info": pip_cache_info.module_spec,
     "pip_cache": pip_cache.module_spec,
@@ -49,59 +48,15 @@ def module_spec(module_name: str) -> dict[str, Any]:
     return _SPECS[module_name]()
 
 
-class ModuleFailed(Exception):
-    """EngineModule.fail_json: the task stops here, its result is this failure."""
-
-    def __init__(self, result: dict[str, Any]) -> None:
-        super().__init__(result.get("msg"))
-        self.result = result
-
-
-class EngineModule:
-    """The members of AnsibleModule that the tasks use, for hosts where no Ansible module runs (Windows)."""
-
-    def __init__(self, params: dict[str, Any], *, check_mode: bool = False, diff: bool = False) -> None:
-        self.params = params
-        self.check_mode = check_mode
-        self._diff = diff
-        self.warnings: list[str] = []
-
-    def warn(self, warning: str) -> None:
-        self.warnings.append(str(warning))
-
-    def fail_json(self, **result: Any) -> None:
-        raise ModuleFailed(dict(result, failed=True))
-
-    def run_command(self, args: list[str]) -> tuple[int, str, str]:
-        try:
-            # There is no AnsibleModule on a Windows host: this stands in for its run_command.
-            proc = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)  # pylint: disable=ansible-bad-function
-        except OSError as error:
-            return 127, "", str(error)
-        return proc.returncode, proc.stdout, proc.stderr
-
-    def backup_local(self, path: str) -> str:
-        """AnsibleModule.backup_local: a dated copy beside ``path`` (none in check mode or for a missing file)."""
-        if self.check_mode or not os.path.exists(path):
-            return ""
-        destination = backup_name(path, pid=os.getpid(), now=time.time(), windows=os.name == "nt")
-        shutil.copy2(path, destination)
-        return destination
-
-
-def backup_name(path: str, *, pid: int, now: float, windows: bool) -> str:
-    """Where AnsibleModule.backup_local copies ``path``; on Windows without ':', which would name an alternate data stream."""
-    stamp = time.strftime("%Y-%m-%d@%H-%M-%S~" if windows else "%Y-%m-%d@%H:%M:%S~", time.localtime(now))
-    return f"{path}.{pid}.{stamp}"
-
-
 def failure(error: CacheError) -> dict[str, Any]:
-    """An engine error as the module's failure: one message naming the option, the path and the cause."""
+    """An engine error as the module's failure: one message naming the option, the path and the cause, and the
+    error's details (every user's entry when none could be handled)."""
     result: dict[str, Any] = {"failed": True, "msg": str(error)}
     if error.option:
         result["option"] = error.option
     if error.path:
         result["failed_path"] = error.path  # not "path": AnsibleModule would add that file's attributes
+    result.update(error.details)
     return result
 
 
@@ -186,49 +141,36 @@ def printable(value: Any) -> Any:
     return value
 
 
-class _Printable:
-    """The task's view of the module: warnings and failures carry printable text only (see ``printable``)."""
-
-    def __init__(self, module: Any) -> None:
-        self._module = module
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._module, name)
-
-    def warn(self, warning: str) -> None:
-        self._module.warn(printable(str(warning)))
-
-    def fail_json(self, **result: Any) -> None:
-        self._module.fail_json(**printable(result))
-
-
 def run(
     module_name: str,
     params: dict[str, Any],
     check_mode: bool = False,
     diff: bool = False,
     *,
-    module: Optional[Any] = None,
+    warn: Optional[Callable[[str], None]] = None,
     given: Optional[dict[str, Any]] = None,
 ) -> dict[str, Any]:
-    """Run one module's task and return its result (``failed`` and ``msg`` on failure, ``warnings`` when any).
+    """Run one module's task and return its result (``failed`` and ``msg`` on failure).
 
-    ``module`` is the caller's AnsibleModule, whose own warn and fail_json then act directly; without it
-    an EngineModule over ``params`` stands in. ``given`` is the task's arguments as written, before AnsibleModule
-    converted them (see ``check_given``). Every text of the result is valid UTF-8 (see ``printable``).
+    Each warning goes to ``warn`` (the AnsibleModule's); without it, the warnings are the result's ``warnings``.
+    ``given`` is the task's arguments as written, before AnsibleModule converted them (see ``check_given``). Every
+    text of the result and of the warnings is valid UTF-8 (see ``printable``).
     """
     task = _TASKS[module_name]
-    engine = module if module is not None else EngineModule(params, check_mode=check_mode, diff=diff)
+    warnings: list[str] = []
+    say = warnings.append if warn is None else warn
+
+    def warning(text: str) -> None:
+        say(printable(str(text)))
+
     try:
         check_given(module_name, given)
-        check_params(engine.params)
-        result = task(_Printable(engine))
-    except ModuleFailed as failed:
-        result = failed.result
+        check_params(params)
+        result = task(params, warning, check_mode=check_mode, diff=diff)
     except CacheError as error:
         result = failure(error)
-    if isinstance(engine, EngineModule) and engine.warnings:
-        result["warnings"] = list(engine.warnings)
+    if warnings:
+        result["warnings"] = warnings
     return dict(printable(result))
 
 

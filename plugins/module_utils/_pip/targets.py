@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -193,13 +194,25 @@ def check_interpreter(python: str) -> str:
     return found
 
 
-def interpreter_prefixes(module: Any, python: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+def run_program(args: list[str]) -> tuple[int, str, str]:
+    """Run a program without a shell and wait for it: (exit code, output, errors); 127 and the reason when it cannot start."""
+    try:
+        # The same on every host, with or without Ansible: the engine runs where no AnsibleModule does (Windows, the job).
+        proc = subprocess.run(  # pylint: disable=ansible-bad-function
+            args, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", check=False
+        )
+    except OSError as error:
+        return 127, "", str(error)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def interpreter_prefixes(python: Optional[str]) -> tuple[Optional[str], Optional[str]]:
     """(sys.prefix, sys.base_prefix) of the interpreter whose pip is asked about."""
     if not python:
         return sys.prefix, getattr(sys, "base_prefix", sys.prefix)
     check_interpreter(python)
     script = "import json, sys; print(json.dumps([sys.prefix, getattr(sys, 'base_prefix', sys.prefix)]))"
-    rc, out, err = module.run_command([python, "-c", script])
+    rc, out, err = run_program([python, "-c", script])
     if rc != 0:
         raise InvalidValue(f"cannot run {python}: {err.strip() or out.strip() or f'exit code {rc}'}", option="python", path=python)
     try:
@@ -318,15 +331,15 @@ def _resolve_as_user(target_context: HostContext, *, command: str, cache_dir: Op
     return {"resolution": resolution.to_data(), "others": {name: resolve(target_context, command=name).to_data() for name in others}}
 
 
-def targets(module: Any, *, resolve_commands: bool = True) -> list[Target]:
-    """Resolve every requested account's cache; ``cache_dir`` acts as pip's --cache-dir for all.
+def targets(params: Mapping[str, Any], *, resolve_commands: bool = True) -> list[Target]:
+    """Resolve the cache of every account ``params`` asks for (user, cache_dir, python, environment, command);
+    ``cache_dir`` acts as pip's --cache-dir for all.
 
     Each account's configuration is read with that account's privileges (see _core/privilege.py). With ``user: all``
     an account whose configuration pip would reject gets a Target with ``failure`` set, and the others go on; for a
     single account the error is raised.
     """
-    params = module.params
-    prefixes = interpreter_prefixes(module, params.get("python"))
+    prefixes = interpreter_prefixes(params.get("python"))
     result: list[Target] = []
     environment = {str(key): str(value) for key, value in (params.get("environment") or {}).items()}
     command = params.get("command") or "cache"

@@ -4,9 +4,8 @@
 # Private to the fleet.cache collection: not a public API, it may change at any time.
 """The pip_cache task: remove, purge or prune each user's cache, the same in check mode and for real.
 
-``module`` is the module's AnsibleModule on POSIX hosts, or the engine entry point's stand-in
-(_entry.EngineModule) on Windows hosts: params, check_mode, _diff, warn, fail_json,
-run_command, backup_local. Standard library only.
+``run`` takes the module's validated parameters (a plain dict), a callback for each warning, and check_mode and diff;
+it returns the module's result and raises a CacheError (naming its option) for a failure. Standard library only.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import functools
 import os
 from typing import Any, Callable, Optional
 
-from .._core.errors import CacheError
+from .._core.errors import CacheError, InvalidValue
 from .._core.privilege import run_as
 from .._core.units import age_words, human_size, parse_duration, parse_size
 from .._pip.http import identify_for_removal
@@ -26,18 +25,18 @@ from .._pip.targets import Target, acting_identity, common_argument_spec, homes,
 from .._pip.version import parse_requirement
 
 
-def build_request(module: Any) -> Request:
-    params = module.params
+def build_request(params: dict[str, Any]) -> Request:
+    """The removal ``params`` ask for (state, name, match, downloads, purge_extras, max_age, max_size, ci, min_age)."""
     state = params["state"]
     case_insensitive = host_platform() == "win32"
     min_age = parse_duration(params["min_age"], option="min_age")
     if state == "absent":
         names = params["name"] or []
         if not names:
-            module.fail_json(msg="name: state=absent needs at least one project name or pattern", option="name")
+            raise InvalidValue("state=absent needs at least one project name or pattern", option="name")
         if params["match"] == "glob":
             if params["downloads"]:
-                module.fail_json(msg="downloads: not available with match=glob, whose result is pip's own; use match=name", option="downloads")
+                raise InvalidValue("not available with match=glob, whose result is pip's own; use match=name", option="downloads")
             patterns = [check_glob_pattern(pattern, option="name") for pattern in names]
             matchers = [NameMatcher(glob=pattern, case_insensitive=case_insensitive) for pattern in patterns]
             return Request(mode="absent", matcher=_AnyOf(matchers), http_all="*" in patterns, min_age=min_age, case_insensitive=case_insensitive)
@@ -60,7 +59,7 @@ def build_request(module: Any) -> Request:
             case_insensitive=case_insensitive,
         )
     if params["max_age"] is None and params["max_size"] is None and not params["ci"]:
-        module.fail_json(msg="state=pruned needs max_age, max_size or ci=true", option="state")
+        raise InvalidValue("state=pruned needs max_age, max_size or ci=true", option="state")
     max_age = parse_duration(params["max_age"], option="max_age") if params["max_age"] is not None else None
     max_size = parse_size(params["max_size"], option="max_size") if params["max_size"] is not None else None
     return Request(mode="pruned", max_age=max_age, max_size=max_size, ci=params["ci"], min_age=min_age, case_insensitive=case_insensitive)
@@ -77,16 +76,14 @@ class _AnyOf(NameMatcher):
         return any(matcher.matches_filename(filename) for matcher in self.matchers)
 
 
-def run(module: Any) -> dict[str, Any]:
-    params = module.params
+def run(params: dict[str, Any], warn: Callable[[str], None], *, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
+    """The pip_cache module: ``params`` as its argument spec validated them (``module_spec``)."""
     if params["limit"] < 0:
-        module.fail_json(msg="limit: must be 0 or more", option="limit")
-    request = build_request(module)
-    found = targets(module, resolve_commands=False)
-    result, _error_count = remove_each(
-        found, request, dry_run=module.check_mode, limit=params["limit"], allow_unsafe=params["allow_unsafe_cache_dir"], warn=module.warn
-    )
-    if module._diff:
+        raise InvalidValue("must be 0 or more", option="limit")
+    request = build_request(params)
+    found = targets(params, resolve_commands=False)
+    result, _error_count = remove_each(found, request, dry_run=check_mode, limit=params["limit"], allow_unsafe=params["allow_unsafe_cache_dir"], warn=warn)
+    if diff:
         result["diff"] = diff_of(result["caches"])
     return result
 

@@ -4,17 +4,16 @@
 # Private to the fleet.cache collection: not a public API, it may change at any time.
 """The pip_cache_info task: where each user's cache is, why, and what is in it.
 
-``module`` is the module's AnsibleModule on POSIX hosts, or the engine entry point's stand-in
-(_entry.EngineModule) on Windows hosts: params, check_mode, _diff, warn, fail_json,
-run_command, backup_local. Standard library only.
+``report`` takes the module's validated parameters (a plain dict) and a callback for each warning; it returns the
+module's result and raises a CacheError (naming its option) for a failure. Standard library only.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
-from .._core.errors import CacheError
+from .._core.errors import CacheError, InvalidValue
 from .._core.privilege import run_as
 from .._core.units import human_size
 from .._pip.http import list_downloads
@@ -26,10 +25,12 @@ from .._pip.targets import acting_identity, common_argument_spec, homes, host_pl
 from .._pip.version import parse_requirement
 
 
-def report(module: Any) -> dict[str, Any]:
-    params = module.params
+def report(params: dict[str, Any], warn: Callable[[str], None], *, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
+    """The pip_cache_info module: ``params`` as its argument spec validated them (``module_spec``). It only reads, so
+    check mode and diff change nothing."""
+    del check_mode, diff
     if params["limit"] < 0:
-        module.fail_json(msg="limit: must be 0 or more", option="limit")
+        raise InvalidValue("must be 0 or more", option="limit")
     requirements = [parse_requirement(text, option="name") for text in params["name"]] if params["name"] is not None else None
     case_insensitive = host_platform() == "win32"  # pip matches patterns case-insensitively on Windows only
     if params["pattern"] is not None:
@@ -41,12 +42,12 @@ def report(module: Any) -> dict[str, Any]:
     caches: list[dict[str, Any]] = []
     scanned: dict[str, dict[str, Any]] = {}
     failed: list[str] = []
-    for target in targets(module):
+    for target in targets(params):
         resolution = target.resolution
         item: dict[str, Any] = dict(target.account.as_dict())
         if resolution is None:
             item.update(failed=True, error=target.failure, cache_dir=None)
-            module.warn(f"{target.account.name}: {target.failure}; this user's entry is left out, the others go on")
+            warn(f"{target.account.name}: {target.failure}; this user's entry is left out, the others go on")
             failed.append(target.account.name)
             caches.append(item)
             continue
@@ -62,12 +63,10 @@ def report(module: Any) -> dict[str, Any]:
             shared_with=[],
         )
         for warning in resolution.warnings:
-            module.warn(f"{target.account.name}: {warning}")
+            warn(f"{target.account.name}: {warning}")
         for name, other in target.other_commands.items():
             if other.cache_dir != resolution.cache_dir:
-                module.warn(
-                    f"{target.account.name}: 'pip {name}' uses {other.cache_dir or 'no cache'} ({other.source}), not {resolution.cache_dir or 'no cache'}"
-                )
+                warn(f"{target.account.name}: 'pip {name}' uses {other.cache_dir or 'no cache'} ({other.source}), not {resolution.cache_dir or 'no cache'}")
         if resolution.cache_dir is None:
             item.update(exists=False)
             caches.append(item)
@@ -91,12 +90,12 @@ def report(module: Any) -> dict[str, Any]:
             if params["user"] != "all":
                 raise
             item.update(failed=True, error=str(error))
-            module.warn(f"{target.account.name}: {error}; this user's entry is left out, the others go on")
+            warn(f"{target.account.name}: {error}; this user's entry is left out, the others go on")
             failed.append(target.account.name)
             caches.append(item)
             continue
         for warning in found.pop("warnings"):
-            module.warn(warning)
+            warn(warning)
         item.update(found)
         scanned[directory] = item
         caches.append(item)
@@ -104,7 +103,7 @@ def report(module: Any) -> dict[str, Any]:
     if failed:
         output["failed_users"] = failed
         if len(failed) == len(caches):
-            module.fail_json(msg=f"user: no user's cache could be read: {caches[0].get('error')}", option="user", caches=caches, failed_users=failed)
+            raise CacheError(f"no user's cache could be read: {caches[0].get('error')}", option="user", details={"caches": caches, "failed_users": failed})
     return output
 
 

@@ -4,9 +4,8 @@
 # Private to the fleet.cache collection: not a public API, it may change at any time.
 """The pip_config task: set or remove one key of pip's configuration, per scope and user.
 
-``module`` is the module's AnsibleModule on POSIX hosts, or the engine entry point's stand-in
-(_entry.EngineModule) on Windows hosts: params, check_mode, _diff, warn, fail_json,
-run_command, backup_local. Standard library only.
+``manage`` takes the module's validated parameters (a plain dict), a callback for each warning, and check_mode and
+diff; it returns the module's result and raises a CacheError (naming its option) for a failure. Standard library only.
 """
 
 from __future__ import annotations
@@ -127,7 +126,33 @@ def _make_folders(directory: str, owner: Optional[tuple[Any, Any]]) -> None:
             os.chown(folder, owner[0], owner[1])
 
 
-def _write_file(path: str, text: str, *, existed: bool, backup: bool, option: str) -> Optional[str]:
+def backup_name(path: str, *, pid: int, now: float, windows: bool) -> str:
+    """Where a backup of ``path`` goes, named as AnsibleModule.backup_local names it; on Windows without ':', which
+    would name an alternate data stream."""
+    stamp = time.strftime("%Y-%m-%d@%H-%M-%S~" if windows else "%Y-%m-%d@%H:%M:%S~", time.localtime(now))
+    return f"{path}.{pid}.{stamp}"
+
+
+def _backup(path: str, *, own: bool) -> str:
+    """A dated copy of ``path`` beside it, with its modes and times. A user's own file (``own``, copied with that
+    user's privileges) is copied as it is, a link as a link; this process's file as AnsibleModule.backup_local copies
+    it: its content, and, by root, with the owner of the file it names."""
+    made = backup_name(path, pid=os.getpid(), now=time.time(), windows=os.name == "nt")
+    if own:
+        shutil.copy2(path, made, follow_symlinks=False)
+        return made
+    shutil.copy2(path, made)
+    if hasattr(os, "chown"):
+        source, copy = os.stat(path), os.stat(made)
+        if (source.st_uid, source.st_gid) != (copy.st_uid, copy.st_gid):
+            try:
+                os.chown(made, source.st_uid, source.st_gid)
+            except PermissionError:
+                pass  # not root: the copy stays this process's
+    return made
+
+
+def _write_file(path: str, text: str, *, existed: bool, backup: bool, option: str, own: bool) -> Optional[str]:
     """Write one configuration file (by a temporary file in its folder, then a rename); the backup's path if one was
     made. Runs with the privileges of the file's user (see manage): the folders and the file it creates are theirs.
     A file system that refuses (read-only, full, no such folder) is a failure naming the file and the cause, and the
@@ -137,8 +162,7 @@ def _write_file(path: str, text: str, *, existed: bool, backup: bool, option: st
         if not existed:
             _make_folders(os.path.dirname(path), None)
         elif backup:
-            made = f"{path}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S')}~"
-            shutil.copy2(path, made, follow_symlinks=False)
+            made = _backup(path, own=own)
         atomic_write(path, text)
     except OSError as error:
         reason = error.strerror or str(error)
@@ -153,24 +177,24 @@ def _variable(context: HostContext, key: str) -> Optional[str]:
     return name if context.getenv(name) else None
 
 
-def manage(module: Any) -> dict[str, Any]:
-    params = module.params
+def manage(params: dict[str, Any], warn: Callable[[str], None], *, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
+    """The pip_config module: ``params`` as its argument spec validated them (``module_spec``)."""
     section, key = split_name(params["name"])
     state = params["state"]
     value = params["value"]
     if state == "present":
         if value is None:
-            module.fail_json(msg="value: state=present needs a value", option="value")
+            raise InvalidValue("state=present needs a value", option="value")
         if key in BOOLEAN_KEYS:
             check_value(key, value)
             if key == "no-cache-dir" and not strtobool(value):
-                module.warn("pip reads any boolean in no-cache-dir as 'disable the cache'; value=false removes the key instead")
+                warn("pip reads any boolean in no-cache-dir as 'disable the cache'; value=false removes the key instead")
                 state = "absent"
             else:
                 value = "true" if strtobool(value) else "false"
         else:
             check_value(key, value)
-    prefixes = (params["venv"], params["venv"]) if params["venv"] else interpreter_prefixes(module, params.get("python"))
+    prefixes = (params["venv"], params["venv"]) if params["venv"] else interpreter_prefixes(params.get("python"))
     environment = {str(k): str(v) for k, v in (params.get("environment") or {}).items()}
     scope = params["scope"]
     option = "path" if params["path"] else "scope"
@@ -187,7 +211,7 @@ def manage(module: Any) -> dict[str, Any]:
         if refusal is not None:
             if params.get("user") != "all":
                 raise InvalidValue(refusal, option="user")
-            module.warn(f"{account.name}: {refusal}; this user's configuration is left alone, the others go on")
+            warn(f"{account.name}: {refusal}; this user's configuration is left alone, the others go on")
             users.append({"user": account.name, "failed": True, "error": refusal, "file": None})
             failed.append(account.name)
             continue
@@ -202,12 +226,12 @@ def manage(module: Any) -> dict[str, Any]:
             if params.get("user") != "all":
                 raise
             # One user's unreadable or hostile configuration is that user's entry; the others' files are written.
-            module.warn(f"{account.name}: {error}; this user's configuration is left alone, the others go on")
+            warn(f"{account.name}: {error}; this user's configuration is left alone, the others go on")
             users.append({"user": account.name, "failed": True, "error": str(error), "file": None})
             failed.append(account.name)
             continue
         for warning in planned["warnings"]:
-            module.warn(warning)
+            warn(warning)
         for path, text, before, existed in planned["edits"]:
             if path in seen:
                 continue
@@ -216,25 +240,23 @@ def manage(module: Any) -> dict[str, Any]:
             diffs.append({"before_header": path, "after_header": path, "before": mask_credentials(before), "after": mask_credentials(text)})
             writes.append((identity, path, text, existed))
         users.append(planned["user"])
-    if not module.check_mode:
+    if not check_mode:
         for identity, path, text, existed in writes:
             backup = bool(params["backup"]) and existed
-            if backup and identity is None:
-                backups.append(module.backup_local(path))
-                backup = False
-            made = run_as(identity, functools.partial(_write_file, path, text, existed=existed, backup=backup, option=option))
+            write = functools.partial(_write_file, path, text, existed=existed, backup=backup, option=option, own=identity is not None)
+            made = run_as(identity, write)
             if made:
                 backups.append(made)
     result: dict[str, Any] = {"changed": bool(changed_files), "files": changed_files, "users": users, "file": users[0]["file"] if users else None}
     if failed:
         result["failed_users"] = failed
         if len(failed) == len(users):
-            module.fail_json(msg=f"user: no user's configuration could be read: {users[0]['error']}", option="user", users=users, failed_users=failed)
+            raise CacheError(f"no user's configuration could be read: {users[0]['error']}", option="user", details={"users": users, "failed_users": failed})
     if len(users) == 1:
         result.update({name: users[0][name] for name in ("value", "origin", "cache_dir", "disabled")})
     if backups:
         result["backup_files"] = backups
-    if module._diff:
+    if diff:
         result["diff"] = diffs
     return result
 

@@ -1,12 +1,14 @@
 # Copyright (c) fleet.cache contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The engine's one entry point: run() with the stand-in module, and main() as the Windows launcher calls it."""
+"""The engine's one entry point: run() calling the tasks with params and a warning callback, and main() as the Windows
+launcher calls it."""
 
 from __future__ import annotations
 
 import ast
 import errno
+import inspect
 import json
 import os
 import sys
@@ -15,7 +17,9 @@ import time
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils import _entry as engine_entry
-from ansible_collections.fleet.cache.plugins.module_utils._entry import MODULES, EngineModule, backup_name, main, module_spec, printable, run
+from ansible_collections.fleet.cache.plugins.module_utils._entry import MODULES, main, module_spec, printable, run
+from ansible_collections.fleet.cache.plugins.module_utils._pip.targets import run_program
+from ansible_collections.fleet.cache.plugins.module_utils._tasks.pip_config import _backup, backup_name
 
 MODULE_UTILS = os.path.dirname(os.path.abspath(engine_entry.__file__))
 
@@ -35,20 +39,20 @@ def params_for(module, **values):
     return params
 
 
-def test_engine_module_has_every_member_the_tasks_use():
+def test_the_tasks_take_params_and_a_warning_callback_not_a_module():
     used = set()
     tasks = [os.path.join("_tasks", name) for name in os.listdir(os.path.join(MODULE_UTILS, "_tasks")) if name.endswith(".py") and name != "__init__.py"]
     assert len(tasks) == 3, tasks
-    for name in [*tasks, os.path.join("_pip", "targets.py")]:
-        if name.endswith(".py"):
-            with open(os.path.join(MODULE_UTILS, name)) as handle:
-                tree = ast.parse(handle.read())
-            used.update(
-                node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "module"
-            )
-    assert used == {"params", "check_mode", "_diff", "warn", "fail_json", "run_command", "backup_local"}
-    engine = EngineModule({})
-    assert all(hasattr(engine, name) for name in used)
+    for name in [*tasks, os.path.join("_pip", "targets.py"), "_cli.py"]:
+        with open(os.path.join(MODULE_UTILS, name)) as handle:
+            tree = ast.parse(handle.read())
+        used.update(node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "module")
+        used.update(node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id in ("module", "EngineModule", "_Options", "_Printable"))
+    assert used == set(), "no AnsibleModule, nor a stand-in for one, reaches the engine"
+    for task in engine_entry._TASKS.values():
+        parameters = inspect.signature(task).parameters
+        assert list(parameters) == ["params", "warn", "check_mode", "diff"], task
+        assert parameters["check_mode"].kind is parameters["diff"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_run_reports_a_cache(cache):
@@ -66,7 +70,7 @@ def test_check_mode_and_diff_reach_the_task(cache, tree_fingerprint):
 
 
 def test_failures_come_back_as_results(cache):
-    # The task's own fail_json:
+    # The task's own refusal:
     result = run("pip_cache", params_for("pip_cache", state="pruned", cache_dir=cache))
     assert result == {"failed": True, "msg": "state=pruned needs max_age, max_size or ci=true", "option": "state"}
     # An engine error, naming option and path:
@@ -136,19 +140,25 @@ def test_backup_names():
     assert backup_name("C:\\ProgramData\\pip\\pip.ini", pid=42, now=now, windows=True) == "C:\\ProgramData\\pip\\pip.ini.42.2026-11-23@10-00-00~"
 
 
-def test_backup_local_copies_only_what_exists_outside_check_mode(tmp_path):
+def test_backup_copies_only_what_exists_outside_check_mode(tmp_path):
     path = tmp_path / "pip.conf"
-    assert EngineModule({}).backup_local(str(path)) == ""
+    values = dict(CONFIG, path=str(path), backup=True)
+    result = run("pip_config", params_for("pip_config", **values))
+    assert result["changed"] is True and "backup_files" not in result, result
     path.write_text("[global]\n")
-    assert EngineModule({}, check_mode=True).backup_local(str(path)) == ""
-    copy = EngineModule({}).backup_local(str(path))
-    assert copy.startswith(str(path) + f".{os.getpid()}.")
-    with open(copy) as handle:
-        assert handle.read() == "[global]\n"
+    result = run("pip_config", params_for("pip_config", **dict(values, value="/srv/other")), check_mode=True)
+    assert result["changed"] is True and "backup_files" not in result and path.read_text() == "[global]\n", result
+    for own in (False, True):
+        copy = _backup(str(path), own=own)
+        assert copy.startswith(str(path) + f".{os.getpid()}.")
+        with open(copy) as handle:
+            assert handle.read() == "[global]\n"
+    result = run("pip_config", params_for("pip_config", **values))
+    assert len(result["backup_files"]) == 1 and result["backup_files"][0].startswith(str(path) + f".{os.getpid()}."), result
 
 
-def test_run_command_reports_a_missing_program():
-    rc, out, err = EngineModule({}).run_command(["/nonexistent/python", "-c", "pass"])
+def test_run_program_reports_a_missing_program():
+    rc, out, err = run_program(["/nonexistent/python", "-c", "pass"])
     assert rc == 127 and out == "" and err
 
 
@@ -247,10 +257,16 @@ def test_names_that_are_not_utf8_are_removed_and_reported_printably(tmp_path):
     assert "caf\\xe9" in result["diff"]["before"] and result["removed"]["largest"][0]["project"] == "caf\\xe9"
 
 
-def test_warnings_are_printable_too():
-    engine = EngineModule({})
-    engine_entry._Printable(engine).warn("caf\udce9")
-    assert engine.warnings == ["caf\\xe9"]
+def test_warnings_are_printable_too(monkeypatch):
+    def task(params, warn, *, check_mode=False, diff=False):
+        warn("caf\udce9")
+        return {"changed": False}
+
+    monkeypatch.setitem(engine_entry._TASKS, "pip_cache_info", task)
+    assert run("pip_cache_info", {})["warnings"] == ["caf\\xe9"]
+    warned: list[str] = []
+    assert run("pip_cache_info", {}, warn=warned.append) == {"changed": False}
+    assert warned == ["caf\\xe9"]
 
 
 def test_info_on_a_home_folder_reads_only_pips_folders(tmp_path, monkeypatch, build_tree):
