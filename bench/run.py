@@ -260,7 +260,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _engine_root() -> Path:
     """The temporary tree tests/oracle/engine.py made (ansible_collections/fleet/cache -> this checkout)."""
     module_file = Path(engine.scan.__file__)
-    root = module_file.parents[5]
+    root = next(folder.parent for folder in module_file.parents if folder.name == "ansible_collections")  # above _pip/scan.py's packages
     if not (root / "ansible_collections" / "fleet" / "cache").is_symlink() or (root / "ansible_collections" / "fleet" / "cache").resolve() != REPO:
         raise BenchError(f"the engine was imported from {module_file}, not through a temporary tree pointing at {REPO}")
     if root.name.startswith("fleet-cache-engine-"):
