@@ -30,7 +30,8 @@ def _install_path() -> None:
 
 _install_path()
 
-from ansible_collections.fleet.cache.plugins.module_utils._core import errors, units, walk  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils._core import budget, cache_root, errors, largest, units, walk  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils._core import remove as core_remove  # noqa: E402
 from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa: E402
     count,
     http,
@@ -45,11 +46,15 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa:
 
 __all__ = [
     "REPO_ROOT",
+    "budget",
+    "cache_root",
     "copy_engine",
+    "core_remove",
     "count",
     "engine_names",
     "errors",
     "http",
+    "largest",
     "layout",
     "matching",
     "names",
