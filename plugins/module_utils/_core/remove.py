@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .largest import GoneEntries
+from .remove_share import walk_shared
 from .units import human_size
 from .walk import HOLD, REMOVED, VANISHED, FileItem, FolderVisit, Listing, Visitor, WalkErrors, is_link_like, remove_dir, remove_root, walk
 
@@ -78,16 +79,24 @@ class Removal:
     acts themselves (an unlink, an rmdir) made by descriptor. A tool's removal subclasses it and decides what goes.
 
     ``counting`` is set while a first pass only measures (a size budget, a survey): nothing is removed then.
+    ``helpers`` is how many helper processes may share a bucket's removal (``_core/remove_share.py``).
     """
 
-    def __init__(self, *, dry_run: bool, list_limit: int, min_age: float, now: float, cleanup: bool) -> None:
+    def __init__(self, *, dry_run: bool, list_limit: int, min_age: float, now: float, cleanup: bool, helpers: int = 0) -> None:
         self.dry_run = dry_run
         self.list_limit = list_limit
         self.min_age = min_age
         self.now = now
         self.cleanup = cleanup  # folders left without content go too (pip >= 26.0)
+        self.helpers = helpers
         self.outcome = Outcome(gone=GoneEntries(list_limit))
         self.counting = False
+        self.seen = 0  # files and folders this process walked on its own, before it shares work out
+
+    def shareable(self) -> bool:
+        """Whether the removal pass may be shared out: True unless what it takes depends on the order it sees
+        entries in (a size budget)."""
+        return True
 
     # Deciding --------------------------------------------------------------------------------
     def young(self, mtime: float) -> bool:
@@ -161,7 +170,10 @@ class Removal:
             return
         if not stat.S_ISDIR(info.st_mode):
             return
-        result = walk(path, visitor, errors=errors, dry_run=self.dry_run, parent_fd=root_fd)
+        if root_fd is not None and self.helpers > 0 and not self.counting and errors is self.outcome.errors and self.shareable():
+            result = walk_shared(self, path, visitor, parent_fd=root_fd)
+        else:
+            result = walk(path, visitor, errors=errors, dry_run=self.dry_run, parent_fd=root_fd)
         if result is True and not self.counting and remove_root(path, dry_run=self.dry_run, errors=self.outcome.errors, parent_fd=root_fd) == REMOVED:
             self.outcome.dirs += 1
 

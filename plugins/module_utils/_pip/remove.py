@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from .._core import parallel as core_parallel
 from .._core.budget import Budget
 from .._core.cache_root import open_cache_root, unsafe_reason
 from .._core.errors import UnsafeCacheDir
@@ -105,8 +106,10 @@ class _ProjectSurvey:
 class _Remover(Removal):
     """pip's removal: what each request takes from each of pip's buckets; how it goes is the core's (``Removal``)."""
 
-    def __init__(self, cache_dir: str, request: Request, *, dry_run: bool, list_limit: int, total_bytes: Optional[int], root_fd: Optional[int]) -> None:
-        super().__init__(dry_run=dry_run, list_limit=list_limit, min_age=request.min_age, now=request.now, cleanup=request.cleanup)
+    def __init__(
+        self, cache_dir: str, request: Request, *, dry_run: bool, list_limit: int, total_bytes: Optional[int], root_fd: Optional[int], helpers: int
+    ) -> None:
+        super().__init__(dry_run=dry_run, list_limit=list_limit, min_age=request.min_age, now=request.now, cleanup=request.cleanup, helpers=helpers)
         self.total_bytes = total_bytes
         self.cache_dir = cache_dir
         self.root_fd = root_fd  # the cache folder, held open: every bucket is reached through it
@@ -114,6 +117,9 @@ class _Remover(Removal):
         self.budget: Optional[Budget] = None
         self.survey: Optional[_ProjectSurvey] = None  # absent by name with a version specifier: which pages go
         self.age_taken = 0  # bytes the age and CI rules take, measured by a size prune's first pass
+
+    def shareable(self) -> bool:
+        return self.budget is None  # a size budget takes the oldest first, in the order one walk sees them
 
     # Deciding --------------------------------------------------------------------------------
     def _prune_take(self, mtime: float, size: int, *, is_http: bool) -> bool:
@@ -236,18 +242,21 @@ def remove(
     list_limit: int = 100,
     total_bytes: Optional[int] = None,
     refuse_homes: Optional[list[str]] = None,
+    helpers: Optional[int] = None,
 ) -> Outcome:
     """Remove what ``request`` selects from ``cache_dir`` (nothing at all when ``dry_run``).
 
     The cache folder is opened once (``open_cache_root``; ``refuse_homes`` are the home folders it must not be) and
     every bucket is reached through that descriptor. ``total_bytes`` is the cache's size from a scan the caller
-    already made; a size prune needs it and measures it itself when it is not given.
+    already made; a size prune needs it and measures it itself when it is not given. ``helpers``: how many helper
+    processes may share the removal of a large bucket (default: one per CPU beyond the first, at most three).
     """
     root_fd = open_cache_root(cache_dir, homes=refuse_homes)
     if root_fd is None and _FD_MODE:
         return Outcome()  # no cache there: nothing to remove
     try:
-        return _Remover(cache_dir, request, dry_run=dry_run, list_limit=list_limit, total_bytes=total_bytes, root_fd=root_fd).run()
+        helpers = core_parallel.available_helpers() if helpers is None else helpers
+        return _Remover(cache_dir, request, dry_run=dry_run, list_limit=list_limit, total_bytes=total_bytes, root_fd=root_fd, helpers=helpers).run()
     finally:
         if root_fd is not None:
             os.close(root_fd)

@@ -19,6 +19,7 @@ import tracemalloc
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core import remove as core_remove
+from ansible_collections.fleet.cache.plugins.module_utils._core import remove_share as core_remove_share
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 from ansible_collections.fleet.cache.plugins.module_utils._pip import count as pip_count
 from ansible_collections.fleet.cache.plugins.module_utils._pip import layout as pip_layout
@@ -217,6 +218,7 @@ def test_folders_past_the_caps_give_what_small_folders_give(tmp_path, monkeypatc
                 (pip_count, "UNIT_CAP"),
                 (core_walk, "HOLD"),
                 (core_remove, "HOLD"),
+                (core_remove_share, "UNIT_CAP"),
             ):
                 monkeypatch.setattr(module, name, 1)
         cache = str(tmp_path / "cache")  # the same path both times: paths are part of the results
