@@ -11,8 +11,9 @@ privileges; it inherits the bucket's descriptor and opens each unit relative to 
 the walk does. It sends one record per unit as soon as the unit is done: its result for the bucket's folder visit
 and its figures, as plain values. Once a helper has ended, the units of its share with no record, or whose record
 cannot be read, are walked here; a record is taken once, and only for a unit of that helper's share, so no unit is
-counted twice. The bucket's own folder visit is told every unit's result here, so the end-of-folder rule and the
-bucket's rmdir are decided as in one process. Standard library only.
+counted twice. (A helper killed part-way through a unit leaves what it removed there uncounted: the rest of that
+unit is removed here, so the disk ends the same.) The bucket's own folder visit is told every unit's result here,
+so the end-of-folder rule and the bucket's rmdir are decided as in one process. Standard library only.
 """
 
 from __future__ import annotations
