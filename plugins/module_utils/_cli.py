@@ -22,12 +22,13 @@ import os
 import sys
 from typing import Any, Optional
 
+from ._core.cache_root import unsafe_reason
 from ._core.errors import CacheError, InvalidValue, UnsafeCacheDir
 from ._core.ownership import give_back
 from ._core.privilege import run_as
 from ._core.relocate import Move, move_content, mover_of
 from ._core.units import human_size
-from ._pip.remove import PURGE_EXTRAS, Request, check_cache_dir, unsafe_reason
+from ._pip.remove import PURGE_EXTRAS, Request, check_cache_dir
 from ._pip.targets import Target, homes, targets
 from ._tasks.pip_cache import build_request, remove_each
 

@@ -30,7 +30,8 @@ def _install_path() -> None:
 
 _install_path()
 
-from ansible_collections.fleet.cache.plugins.module_utils._core import entries, errors, units, walk  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils._core import budget, cache_root, entries, errors, largest, units, walk  # noqa: E402
+from ansible_collections.fleet.cache.plugins.module_utils._core import remove as core_remove  # noqa: E402
 from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa: E402
     config_read,
     count,
@@ -47,14 +48,18 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip import (  # noqa:
 
 __all__ = [
     "REPO_ROOT",
+    "budget",
+    "cache_root",
     "config_read",
     "copy_engine",
+    "core_remove",
     "count",
     "engine_names",
     "entries",
     "errors",
     "host",
     "http",
+    "largest",
     "layout",
     "matching",
     "names",

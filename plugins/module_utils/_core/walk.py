@@ -165,7 +165,7 @@ class WalkErrors:
             self.items.append({"path": path, "error": reason})
 
 
-def _open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
+def open_dir(name: str, parent_fd: Optional[int], path: str) -> Optional[int]:
     if not _FD_MODE:
         return None
     if parent_fd is None:
@@ -259,7 +259,7 @@ def walk(
     if is_link_like(info) or not stat.S_ISDIR(info.st_mode):
         return None
     try:
-        fd = _open_dir(name, parent_fd, root)
+        fd = open_dir(name, parent_fd, root)
     except OSError as error:
         if error.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
             errors.add(root, error)
@@ -272,7 +272,7 @@ def walk(
             os.close(fd)
 
 
-_GONE = object()  # a sub-folder that vanished before it could be opened: not told to the visitor at all
+GONE = object()  # a sub-folder that vanished before it could be opened: not told to the visitor at all
 
 
 def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool, device: int) -> object:
@@ -296,8 +296,8 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
             if item is not None:
                 folder.file(item)
                 continue
-            result = _walk_child(entry.name, path, fd, depth, visit, errors, dry_run, device)
-            if result is not _GONE:
+            result = walk_child(entry.name, path, fd, depth, visit, errors, dry_run, device)
+            if result is not GONE:
                 folder.child(entry.name, result)
     finally:
         close_entries(entries)
@@ -309,16 +309,16 @@ def _walk_dir(path: str, fd: Optional[int], depth: int, visit: Visitor, errors: 
     return folder.done()
 
 
-def _walk_child(name: str, path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool, device: int) -> object:
-    """Walk one listed sub-folder: its visit's result, None when it cannot be walked, ``_GONE`` when it vanished."""
+def walk_child(name: str, path: str, fd: Optional[int], depth: int, visit: Visitor, errors: WalkErrors, dry_run: bool, device: int) -> object:
+    """Walk one listed sub-folder: its visit's result, None when it cannot be walked, ``GONE`` when it vanished."""
     child_path = os.path.join(path, name)
     if depth + 1 > MAX_DEPTH:
         errors.add(child_path, OSError(errno.ELOOP, f"deeper than {MAX_DEPTH} levels below the bucket: left alone"))
         return None
     try:
-        child_fd = _open_dir(name, fd, child_path)
+        child_fd = open_dir(name, fd, child_path)
     except FileNotFoundError:
-        return _GONE
+        return GONE
     except OSError as error:
         if error.errno in (errno.ELOOP, errno.ENOTDIR):
             # Swapped for a link (or a file) since it was listed: never entered; the entry stays.
@@ -330,7 +330,7 @@ def _walk_child(name: str, path: str, fd: Optional[int], depth: int, visit: Visi
         try:
             child_device = os.fstat(child_fd).st_dev if child_fd is not None else os.lstat(child_path).st_dev
         except FileNotFoundError:
-            return _GONE
+            return GONE
         except OSError as error:
             errors.add(child_path, error)
             return None

@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from .._core.cache_root import unsafe_reason
 from .._core.errors import CacheError, InvalidValue
 from .._core.privilege import run_as
 from .._core.units import human_size
 from .._pip.http import list_downloads
 from .._pip.layout import BUCKETS
 from .._pip.matching import NameMatcher, check_glob_pattern
-from .._pip.remove import unsafe_reason
 from .._pip.scan import scan
 from .._pip.targets import acting_identity, common_argument_spec, homes, host_platform, targets
 from .._pip.version import parse_requirement

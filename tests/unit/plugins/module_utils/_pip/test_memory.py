@@ -19,10 +19,11 @@ import tracemalloc
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core import entries as core_entries
+from ansible_collections.fleet.cache.plugins.module_utils._core import remove as core_remove
+from ansible_collections.fleet.cache.plugins.module_utils._core import remove_share as core_remove_share
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 from ansible_collections.fleet.cache.plugins.module_utils._pip import count as pip_count
 from ansible_collections.fleet.cache.plugins.module_utils._pip import layout as pip_layout
-from ansible_collections.fleet.cache.plugins.module_utils._pip import remove as pip_remove
 from ansible_collections.fleet.cache.plugins.module_utils._pip.http import list_downloads
 from ansible_collections.fleet.cache.plugins.module_utils._pip.layout import pip_list_line
 from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher
@@ -213,7 +214,13 @@ def test_folders_past_the_caps_give_what_small_folders_give(tmp_path, monkeypatc
     results = {}
     for caps in ("default", "tiny"):
         if caps == "tiny":
-            for module, name in ((pip_layout, "PAIR_WAIT"), (pip_count, "UNIT_CAP"), (core_walk, "HOLD"), (pip_remove, "HOLD")):
+            for module, name in (
+                (pip_layout, "PAIR_WAIT"),
+                (pip_count, "UNIT_CAP"),
+                (core_walk, "HOLD"),
+                (core_remove, "HOLD"),
+                (core_remove_share, "UNIT_CAP"),
+            ):
                 monkeypatch.setattr(module, name, 1)
         cache = str(tmp_path / "cache")  # the same path both times: paths are part of the results
         _build(cache, files)

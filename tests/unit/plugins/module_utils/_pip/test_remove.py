@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import errno
-import functools
 import io
 import os
 import struct
@@ -126,33 +125,6 @@ def test_removed_items_are_the_largest_capped(standard_tree, cache, build_tree, 
     ]
     assert result["largest_truncated"] is True
     assert (result["entries"], result["files"], result["extra_files"]) == (7, 8, 4)
-
-
-def _describe(seen, path):
-    seen.append(path)
-    return {"kind": "x", "project": None, "version": None}
-
-
-def test_gone_entries_keep_the_largest_in_any_order():
-    """Memory stays at the cap; the largest entries win, equal sizes in path order, whatever order they come in."""
-    import random
-
-    from ansible_collections.fleet.cache.plugins.module_utils._pip.remove import GoneEntries
-
-    sizes = [(size, f"/c/{index:04d}") for index, size in enumerate([5, 1, 9, 5, 7, 3, 9, 2, 5, 8] * 30)]
-    expected = sorted(sizes, key=lambda pair: (-pair[0], pair[1]))[:7]
-    for seed in range(5):
-        shuffled = list(sizes)
-        random.Random(seed).shuffle(shuffled)
-        gone = GoneEntries(7)
-        described = []
-
-        for size, path in shuffled:
-            gone.add(size, path, functools.partial(_describe, described, path))
-        assert [(item["bytes"], item["path"]) for item in gone.items()] == expected
-        assert (gone.count, gone.truncated) == (300, True)
-        assert len(described) < 150  # only entries among the largest so far are described (read)
-    assert GoneEntries(0).wants(10**9, "/x") is False
 
 
 def test_removed_items_name_downloads_pages_and_wheels(project_cache, build_tree, tree_fingerprint):

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from ansible_collections.fleet.cache.plugins.module_utils._core import cache_root as core_cache_root
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import UnsafeCacheDir
 from ansible_collections.fleet.cache.plugins.module_utils._pip import remove as pip_remove
@@ -60,7 +61,7 @@ def test_cache_dir_swapped_for_a_link_after_resolution(base, build_tree, decoy, 
     cache = build_tree(os.path.join(home, ".cache", "pip"), TREE)
     build_tree(os.path.join(base, "decoy-parent", "pip"), TREE)  # what a swapped .cache leads to
     check_cache_dir(cache, homes=[home])  # the check on the path passes: it is a real folder then
-    real_open = pip_remove.open_dir_nofollow
+    real_open = core_cache_root.open_dir_nofollow
     moved = []
 
     def swap_then_open(path):
@@ -71,7 +72,7 @@ def test_cache_dir_swapped_for_a_link_after_resolution(base, build_tree, decoy, 
         moved.append(victim)
         return real_open(path)
 
-    monkeypatch.setattr(pip_remove, "open_dir_nofollow", swap_then_open)
+    monkeypatch.setattr(core_cache_root, "open_dir_nofollow", swap_then_open)
     before = (tree_fingerprint(decoy), tree_fingerprint(os.path.join(base, "decoy-parent")))
     with pytest.raises(UnsafeCacheDir) as caught:
         remove(cache, purge(build_tree.now), dry_run=False, refuse_homes=homes)
@@ -325,6 +326,7 @@ def test_bucket_that_is_a_reparse_point_is_not_entered(base, build_tree, monkeyp
     bucket = os.path.join(cache, "http")
     monkeypatch.setattr(core_walk, "_FD_MODE", False)
     monkeypatch.setattr(pip_remove, "_FD_MODE", False)
+    monkeypatch.setattr(core_cache_root, "_FD_MODE", False)
     monkeypatch.setattr(core_walk, "WINDOWS", True)
     monkeypatch.setattr(core_walk, "is_reparse_point", lambda entry: entry.path == bucket)
     real_lstat = os.lstat
