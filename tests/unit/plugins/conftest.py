@@ -1,11 +1,13 @@
 # Copyright (c) fleet.cache contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Synthetic pip caches for the unit tests: build a tree with chosen sizes and ages, and fingerprint one."""
+"""Synthetic pip caches for the unit tests: build a tree with chosen sizes and ages, and fingerprint one; a host's pip
+configuration kept out; a module's arguments patched in."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import ntpath
 import os
 import stat
@@ -13,8 +15,33 @@ import time
 import types
 
 import pytest
+from ansible.module_utils import basic
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    import contextlib
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        previous = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = previous
+
 
 DAY = 86400
+
+
+@pytest.fixture
+def no_pip_config(monkeypatch):
+    """pip's configuration of the user running the tests kept out: no configuration file, no PIP_* variable."""
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name in list(os.environ):
+        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
+            monkeypatch.delenv(name)
 
 
 class TreeBuilder:

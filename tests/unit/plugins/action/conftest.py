@@ -13,7 +13,6 @@ by PowerShell's rules, and the Python it names run here with the files that were
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shlex
@@ -23,7 +22,6 @@ import sys
 from dataclasses import dataclass, field
 
 import pytest
-from ansible.module_utils import basic
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins import loader as plugin_loader
@@ -32,21 +30,7 @@ from ansible.template import Templar
 
 # One reader of PowerShell's quoting for the unit tests and the oracle's stand-in Windows host.
 from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import pwsh_tokens
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        previous = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = previous
-
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import patch_module_args
 
 WINDOWS_TEMP = "C:\\Users\\O'Brien Smith\\AppData\\Local\\Temp"
 # (connection, shell): every way Ansible reaches a Windows host.
@@ -246,9 +230,5 @@ class ModuleRunner:
 
 
 @pytest.fixture
-def module_result(capsys, monkeypatch):
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in list(os.environ):
-        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
-            monkeypatch.delenv(name)
+def module_result(capsys, no_pip_config):
     return ModuleRunner(capsys)
