@@ -171,15 +171,12 @@ backup_files:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.fleet.cache.plugins.module_utils._entry import finish, module_class, run
-from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_config as task
+from ansible_collections.fleet.cache.plugins.module_utils._entry import module_main
 
 
 def main() -> None:
-    given = _load_params()  # the arguments as the task wrote them, before AnsibleModule converts them
-    module = module_class(AnsibleModule)(**task.module_spec(), supports_check_mode=True)
     # The task gets the validated params and module.warn; a typed error comes back as the failure finish passes to fail_json.
-    finish(module, run("pip_config", module.params, module.check_mode, module._diff, warn=module.warn, given=given))
+    module_main("pip_config", AnsibleModule, _load_params)
 
 
 if __name__ == "__main__":
