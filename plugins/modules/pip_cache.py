@@ -23,21 +23,11 @@ description:
   - The figures before a run come from the scan M(fleet.cache.pip_cache_info) makes, where a cache of more than 10,000 files
     and folders is counted with up to three read-only helper processes (POSIX hosts). Removal itself runs in the
     module's own process.
-author:
-  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
-  - fleet.cache._common.attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows entries, files and bytes of the cache before and after, in the same shape in check and real runs.
-  platform:
-    platforms: [posix, windows]
-  idempotent:
-    support: full
 options:
   state:
     description:

@@ -19,21 +19,11 @@ description:
     C(cache-dir = false) would make a folder named C(false).
   - Returns the value pip now sees for that key, where it comes from, and the cache directory pip resolves;
     warns when something with more weight (a later file, a C(PIP_*) variable) overrides what was written.
-author:
-  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
-  - fleet.cache._common.attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff is each file's text before and after.
-  platform:
-    platforms: [posix, windows]
-  idempotent:
-    support: full
 options:
   name:
     description: The key as C(pip config) names it, C(section.key) - V(global.no-cache-dir), V(global.cache-dir), V(install.cache-dir).
