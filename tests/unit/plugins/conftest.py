@@ -6,6 +6,7 @@ configuration kept out; a module's arguments patched in."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import ntpath
@@ -16,6 +17,8 @@ import types
 
 import pytest
 from ansible.module_utils import basic
+
+from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -94,6 +97,18 @@ def fingerprint(root):
 @pytest.fixture
 def tree_fingerprint():
     return fingerprint
+
+
+def deny_listing(monkeypatch, locked):
+    """The walk's list_dir refusing to list the folder ``locked`` (EACCES), as for a folder that cannot be read."""
+    real_list_dir = core_walk.list_dir
+
+    def list_or_deny(path, fd):
+        if path == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_list_dir(path, fd)
+
+    monkeypatch.setattr(core_walk, "list_dir", list_or_deny)
 
 
 # One cache in pip's layout that the scan, removal and module tests share: relative path -> (size, age in days).
