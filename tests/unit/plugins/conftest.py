@@ -99,6 +99,21 @@ def tree_fingerprint():
     return fingerprint
 
 
+def scan_figures(result):
+    """What a scan found, as plain values, for comparing two scans of one cache (walked and counted, alone and shared
+    with helper processes): every figure, list, error and warning."""
+    return {
+        "buckets": {name: stats.as_dict() for name, stats in result.buckets.items()},
+        "other": result.other.as_dict(),
+        "pip_wheel_count": result.pip_wheel_count,
+        "info": result.pip_info_lines(),
+        "wheels": [item.as_dict() for item in result.wheels.items()] if result.wheels is not None else None,
+        "wheels_counted": result.wheels.count if result.wheels is not None else None,
+        "errors": (result.errors.count, sorted((item["path"], item["error"]) for item in result.errors.items)),
+        "warnings": result.warnings,
+    }
+
+
 def deny_listing(monkeypatch, locked):
     """The walk's list_dir refusing to list the folder ``locked`` (EACCES), as for a folder that cannot be read."""
     real_list_dir = core_walk.list_dir
