@@ -28,8 +28,8 @@ from ansible.plugins import loader as plugin_loader
 from ansible.plugins.loader import action_loader, connection_loader, shell_loader
 from ansible.template import Templar
 
-# One reader of PowerShell's quoting for the unit tests and the oracle's stand-in Windows host.
-from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import pwsh_tokens
+# One reader of PowerShell's quoting and of the engine script for the unit tests and the oracle's stand-in Windows host.
+from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import pwsh_tokens, script_steps
 from ansible_collections.fleet.cache.tests.unit.plugins.conftest import patch_module_args
 
 WINDOWS_TEMP = "C:\\Users\\O'Brien Smith\\AppData\\Local\\Temp"
@@ -83,25 +83,15 @@ class FakeWindowsHost:
 
     def run_engine_script(self, script):
         env = {}
-        for line in script.splitlines():
-            if line.startswith("[Environment]::SetEnvironmentVariable("):
-                name, value = pwsh_tokens(line[len("[Environment]::SetEnvironmentVariable(") : -1].replace(", ", " ", 1))
-                env[name] = value
-                continue
-            match = re.fullmatch(r"if \((.*)\) \{ (.*); exit \$LASTEXITCODE \}", line)
-            if match:
-                test = pwsh_tokens(match.group(1))
-                if test[0] == "Get-Command":
-                    found = test[2] in self.commands
-                else:
-                    assert test[:2] == ["Test-Path", "-LiteralPath"], test
-                    found = test[2] in self.commands
-                if found:
-                    return self.run_python(pwsh_tokens(match.group(2)), env)
-                continue
-            if line.startswith("[Console]::Error.WriteLine("):
-                message = pwsh_tokens(line[len("[Console]::Error.WriteLine(") : -1])[0]
-                return 127, b"", (message + "\r\n").encode()
+        for kind, first, second in script_steps(script):
+            if kind == "set":
+                env[first] = second
+            elif kind == "try":
+                assert first[0] == "Get-Command" or first[:2] == ["Test-Path", "-LiteralPath"], first
+                if first[2] in self.commands:
+                    return self.run_python(second, env)
+            else:
+                return 127, b"", (first + "\r\n").encode()
         raise AssertionError(f"the script ran nothing:\n{script}")
 
     def run_python(self, argv, env):
