@@ -144,6 +144,14 @@ STANDARD_TREE = {
     "notes.txt": (10, 3),
 }
 
+# The standard tree's entries, each with the files that go with it.
+K1 = ["http-v2/0/1/2/3/4/k1", "http-v2/0/1/2/3/4/k1.body"]
+K2 = ["http-v2/0/1/2/3/5/k2", "http-v2/0/1/2/3/5/k2.body"]
+K3 = ["http/a/b/c/d/e/k3"]
+TINY = ["wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl", "wheels/ab/cd/ef/0123/origin.json"]
+FOO_BAR_1 = ["wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl", "wheels/12/34/56/bcde/origin.json"]
+FOO_BAR_2 = ["wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl", "wheels/12/34/56/789a/origin.json"]
+
 
 @pytest.fixture
 def standard_tree():

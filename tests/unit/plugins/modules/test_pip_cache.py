@@ -13,7 +13,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._core.units import hum
 from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
 from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache as task_pip_cache
 from ansible_collections.fleet.cache.plugins.modules import pip_cache
-from ansible_collections.fleet.cache.tests.unit.plugins.conftest import STANDARD_TREE
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import FOO_BAR_1, FOO_BAR_2, K1, K2, K3, STANDARD_TREE, TINY
 
 
 def files_left(root):
@@ -21,15 +21,6 @@ def files_left(root):
     for directory, _dirs, files in os.walk(root):
         found.extend(os.path.relpath(os.path.join(directory, name), root) for name in files)
     return sorted(found)
-
-
-# The standard tree's entries, each with the files that go with it.
-K1 = ["http-v2/0/1/2/3/4/k1", "http-v2/0/1/2/3/4/k1.body"]
-K2 = ["http-v2/0/1/2/3/5/k2", "http-v2/0/1/2/3/5/k2.body"]
-K3 = ["http/a/b/c/d/e/k3"]
-TINY = ["wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl", "wheels/ab/cd/ef/0123/origin.json"]
-FOO_BAR_1 = ["wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl", "wheels/12/34/56/bcde/origin.json"]
-FOO_BAR_2 = ["wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl", "wheels/12/34/56/789a/origin.json"]
 
 
 def left_after(*gone):
