@@ -15,7 +15,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from .errors import InvalidValue
 from .folder import Folder, link_like, open_root
@@ -220,17 +220,23 @@ class _Mover:
                     target.close()
         finally:
             folder.close()
-        if not emptied:
+        if not emptied or not self._remove(parent.rmdir, name, path):
             return False
-        if not self.dry_run:
-            try:
-                parent.rmdir(name)
-            except FileNotFoundError:
-                pass
-            except OSError as error:
-                self.result.errors.add(path, error)
-                return False
         self.result.dirs_removed += 1
+        return True
+
+    def _remove(self, remove: Callable[[str], None], name: str, path: str) -> bool:
+        """``remove(name)`` (a source folder's rmdir or unlink), but not in a dry run; False after an error (recorded).
+        An entry already gone counts as removed."""
+        if self.dry_run:
+            return True
+        try:
+            remove(name)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            self.result.errors.add(path, error)
+            return False
         return True
 
     def _target_folder(self, parent: Optional[Folder], name: str, path: str, source_info: os.stat_result) -> tuple[bool, Optional[Folder]]:
@@ -298,15 +304,7 @@ class _Mover:
                 return False
             if exists:
                 self.result.duplicates += 1
-                if not self.dry_run:
-                    try:
-                        folder.unlink(name)
-                    except FileNotFoundError:
-                        pass
-                    except OSError as error:
-                        self.result.errors.add(path, error)
-                        return False
-                return True
+                return self._remove(folder.unlink, name, path)
         if not self.dry_run and target is not None:
             try:
                 if not self._move_file(folder, target, name, info, path):
