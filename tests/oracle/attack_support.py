@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 from adhoc import run_module
-from hardening_support import OLD, http_entry, synthetic_cache, wheel_entry
+from hardening_support import OLD, http_entry, register_tally, synthetic_cache, wheel_entry
 
 from playbooks import Run, ansible_env, collections_path, local_host, playbook, write_inventory
 
@@ -281,38 +281,18 @@ class AttackTally:
                 self.quoted += 1
                 findings.append(f"{name}: the secret ({lab.secret}) is quoted in {summarize(leaks)}")
 
+    def notes(self) -> list[str]:
+        return [f"attacks: races in which the attacker acted on root's progress: {self.fired} of {self.races}"] if self.races else []
+
     def line(self) -> str:
         return f"attacks: tried {self.tried}, changed anything outside the attacker's own files {self.changed}, secrets quoted {self.quoted}"
-
-
-class AttackSummary:
-    """Prints the summary line at the end of the session's report, and keeps it in the reports folder."""
-
-    def __init__(self, tally: AttackTally) -> None:
-        self.tally = tally
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> Iterator[None]:
-        try:
-            return (yield)
-        finally:
-            if self.tally.races:
-                terminalreporter.write_line(f"attacks: races in which the attacker acted on root's progress: {self.tally.fired} of {self.tally.races}")
-            terminalreporter.write_line(self.tally.line())
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        reports = os.environ.get("FLEET_CACHE_REPORTS")
-        if reports and os.path.isdir(reports):
-            Path(reports, "attacks.txt").write_text(self.tally.line() + "\n", encoding="utf-8")
 
 
 TALLY = AttackTally()
 
 
 def register_summary(config: pytest.Config) -> AttackTally:
-    if not config.pluginmanager.has_plugin(PLUGIN_NAME):
-        config.pluginmanager.register(AttackSummary(TALLY), PLUGIN_NAME)
-    return TALLY
+    return register_tally(config, PLUGIN_NAME, TALLY, "attacks.txt")
 
 
 # --------------------------------------------------------------------------------------------------

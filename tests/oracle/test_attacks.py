@@ -13,7 +13,7 @@ an /etc-like folder; a root-only file anyone can reach; a world-readable folder 
 compared; any difference is an attack that succeeded. The secret's marker must be in no output, result, warning,
 report, log, nor in any file of the attacker's home.
 
-The session's report ends with (attack_support.AttackSummary; also in $FLEET_CACHE_REPORTS/attacks.txt):
+The session's report ends with (hardening_support.SummaryPlugin; also in $FLEET_CACHE_REPORTS/attacks.txt):
 
     attacks: tried N, changed anything outside the attacker's own files 0, secrets quoted 0
 
