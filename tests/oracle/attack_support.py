@@ -788,7 +788,8 @@ ROLE_PATHS = {
 
 
 def role_host(places: Path, *, engine: Path, **role_vars: Any) -> dict[str, Any]:
-    """A host for the role: its engine in ``engine``, its cron file, log and systemd units in ``places``."""
+    """A host for the role: its engine in ``engine``, its cron file, log and systemd units in ``places``; the policy
+    limited by an age nothing reaches (what the role does around it is attacked, not what it removes)."""
     for folder in ("cron", "systemd"):
         (places / folder).mkdir(parents=True, exist_ok=True)
     settings: dict[str, Any] = {
@@ -799,6 +800,8 @@ def role_host(places: Path, *, engine: Path, **role_vars: Any) -> dict[str, Any]
         "pip_cache_policy_schedule_backend": "cron",
         "pip_cache_policy_schedule_activate": False,
         "pip_cache_policy_min_age": "0",
+        "pip_cache_policy_state": "limited",
+        "pip_cache_policy_max_age": "36500d",
     }
     settings.update(role_vars)
     return local_host(**settings)
