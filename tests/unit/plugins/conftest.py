@@ -20,8 +20,9 @@ from ansible.module_utils import basic
 
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 
+# patch_module_args is for the action and module tests' conftests, which import it from here.
 try:
-    from ansible.module_utils.testing import patch_module_args
+    from ansible.module_utils.testing import patch_module_args  # pylint: disable=unused-import
 except ImportError:  # ansible-core < 2.19
     import contextlib
 
