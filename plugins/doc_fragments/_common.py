@@ -6,8 +6,11 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options shared by every pip cache module; set them once with module_defaults (group/fleet.cache.pip).
+    # What every pip cache module shares: the authors, the options (set them once with module_defaults,
+    # group/fleet.cache.pip), the notes and the attributes; a module's own attributes add to these (diff_mode's details).
     DOCUMENTATION = r"""
+author:
+  - fleet.cache developers (@fleet-cache)
 options:
   cache_dir:
     description:
@@ -81,18 +84,19 @@ notes:
     runs the same engine with the host's Python (see O(python_interpreter)); C(become) and C(async) are not available there.
   - Resolution follows the newest pip's rules on Linux, macOS and Windows, including the ownership check that makes pip
     disable a cache whose folder is not owned by (root) or not writable by (other users) the user.
-"""
-
-    ATTRIBUTES = r"""
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
   platform:
     description: Target OS/families that can be operated against.
     support: N/A
+    platforms: [posix, windows]
   idempotent:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
 """

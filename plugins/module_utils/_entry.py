@@ -183,6 +183,15 @@ def finish(module: Any, result: dict[str, Any]) -> None:
     module.exit_json(**result)
 
 
+def module_main(module_name: str, ansible_module: Any, load_params: Callable[[], Any]) -> None:
+    """A Python module's main(): ``ansible_module`` (AnsibleModule) built from the module's spec, the task run with
+    its validated params and module.warn, and the module ended by ``finish``. ``load_params`` (Ansible's
+    ``_load_params``) gives the arguments as the task wrote them, before AnsibleModule converts them."""
+    given = load_params()
+    module = module_class(ansible_module)(**module_spec(module_name), supports_check_mode=True)
+    finish(module, run(module_name, module.params, module.check_mode, module._diff, warn=module.warn, given=given))
+
+
 def _expand_paths(params: dict[str, Any], module_name: str) -> dict[str, Any]:
     """What AnsibleModule does to type=path options on the host: ~ and variables expanded there, not on the controller."""
     spec = module_spec(module_name)["argument_spec"]

@@ -23,21 +23,11 @@ description:
   - The figures before a run come from the scan M(fleet.cache.pip_cache_info) makes, where a cache of more than 10,000 files
     and folders is counted with up to three read-only helper processes (POSIX hosts). Removal itself runs in the
     module's own process.
-author:
-  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
-  - fleet.cache._common.attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows entries, files and bytes of the cache before and after, in the same shape in check and real runs.
-  platform:
-    platforms: [posix, windows]
-  idempotent:
-    support: full
 options:
   state:
     description:
@@ -352,15 +342,12 @@ caches:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.fleet.cache.plugins.module_utils._entry import finish, module_class, run
-from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache as task
+from ansible_collections.fleet.cache.plugins.module_utils._entry import module_main
 
 
 def main() -> None:
-    given = _load_params()  # the arguments as the task wrote them, before AnsibleModule converts them
-    module = module_class(AnsibleModule)(**task.module_spec(), supports_check_mode=True)
     # The task gets the validated params and module.warn; a typed error comes back as the failure finish passes to fail_json.
-    finish(module, run("pip_cache", module.params, module.check_mode, module._diff, warn=module.warn, given=given))
+    module_main("pip_cache", AnsibleModule, _load_params)
 
 
 if __name__ == "__main__":

@@ -24,21 +24,12 @@ description:
   - A cache directory that is the root of the file system, a home folder or a system folder (those M(fleet.cache.pip_cache)
     refuses to clean) gets a warning, and only pip's own folders in it are read, as pip reads them; nothing else there
     is walked or counted in RV(caches[].other).
-author:
-  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
-  - fleet.cache._common.attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: N/A
     details: The module changes nothing.
-  platform:
-    platforms: [posix, windows]
-  idempotent:
-    support: full
 options:
   pattern:
     description:
@@ -281,15 +272,12 @@ caches:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.fleet.cache.plugins.module_utils._entry import finish, module_class, run
-from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache_info as task
+from ansible_collections.fleet.cache.plugins.module_utils._entry import module_main
 
 
 def main() -> None:
-    given = _load_params()  # the arguments as the task wrote them, before AnsibleModule converts them
-    module = module_class(AnsibleModule)(**task.module_spec(), supports_check_mode=True)
     # The task gets the validated params and module.warn; a typed error comes back as the failure finish passes to fail_json.
-    finish(module, run("pip_cache_info", module.params, module.check_mode, module._diff, warn=module.warn, given=given))
+    module_main("pip_cache_info", AnsibleModule, _load_params)
 
 
 if __name__ == "__main__":

@@ -19,21 +19,11 @@ description:
     C(cache-dir = false) would make a folder named C(false).
   - Returns the value pip now sees for that key, where it comes from, and the cache directory pip resolves;
     warns when something with more weight (a later file, a C(PIP_*) variable) overrides what was written.
-author:
-  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
-  - fleet.cache._common.attributes
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff is each file's text before and after.
-  platform:
-    platforms: [posix, windows]
-  idempotent:
-    support: full
 options:
   name:
     description: The key as C(pip config) names it, C(section.key) - V(global.no-cache-dir), V(global.cache-dir), V(install.cache-dir).
@@ -171,15 +161,12 @@ backup_files:
 
 from ansible.module_utils.basic import AnsibleModule, _load_params
 
-from ansible_collections.fleet.cache.plugins.module_utils._entry import finish, module_class, run
-from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_config as task
+from ansible_collections.fleet.cache.plugins.module_utils._entry import module_main
 
 
 def main() -> None:
-    given = _load_params()  # the arguments as the task wrote them, before AnsibleModule converts them
-    module = module_class(AnsibleModule)(**task.module_spec(), supports_check_mode=True)
     # The task gets the validated params and module.warn; a typed error comes back as the failure finish passes to fail_json.
-    finish(module, run("pip_config", module.params, module.check_mode, module._diff, warn=module.warn, given=given))
+    module_main("pip_config", AnsibleModule, _load_params)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 from adhoc import run_module
-from hardening_support import OLD, http_entry, synthetic_cache, wheel_entry
+from hardening_support import OLD, http_entry, register_tally, synthetic_cache, wheel_entry
 
 from playbooks import Run, ansible_env, collections_path, local_host, playbook, write_inventory
 
@@ -281,38 +281,18 @@ class AttackTally:
                 self.quoted += 1
                 findings.append(f"{name}: the secret ({lab.secret}) is quoted in {summarize(leaks)}")
 
+    def notes(self) -> list[str]:
+        return [f"attacks: races in which the attacker acted on root's progress: {self.fired} of {self.races}"] if self.races else []
+
     def line(self) -> str:
         return f"attacks: tried {self.tried}, changed anything outside the attacker's own files {self.changed}, secrets quoted {self.quoted}"
-
-
-class AttackSummary:
-    """Prints the summary line at the end of the session's report, and keeps it in the reports folder."""
-
-    def __init__(self, tally: AttackTally) -> None:
-        self.tally = tally
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> Iterator[None]:
-        try:
-            return (yield)
-        finally:
-            if self.tally.races:
-                terminalreporter.write_line(f"attacks: races in which the attacker acted on root's progress: {self.tally.fired} of {self.tally.races}")
-            terminalreporter.write_line(self.tally.line())
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        reports = os.environ.get("FLEET_CACHE_REPORTS")
-        if reports and os.path.isdir(reports):
-            Path(reports, "attacks.txt").write_text(self.tally.line() + "\n", encoding="utf-8")
 
 
 TALLY = AttackTally()
 
 
 def register_summary(config: pytest.Config) -> AttackTally:
-    if not config.pluginmanager.has_plugin(PLUGIN_NAME):
-        config.pluginmanager.register(AttackSummary(TALLY), PLUGIN_NAME)
-    return TALLY
+    return register_tally(config, PLUGIN_NAME, TALLY, "attacks.txt")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -808,7 +788,8 @@ ROLE_PATHS = {
 
 
 def role_host(places: Path, *, engine: Path, **role_vars: Any) -> dict[str, Any]:
-    """A host for the role: its engine in ``engine``, its cron file, log and systemd units in ``places``."""
+    """A host for the role: its engine in ``engine``, its cron file, log and systemd units in ``places``; the policy
+    limited by an age nothing reaches (what the role does around it is attacked, not what it removes)."""
     for folder in ("cron", "systemd"):
         (places / folder).mkdir(parents=True, exist_ok=True)
     settings: dict[str, Any] = {
@@ -819,6 +800,8 @@ def role_host(places: Path, *, engine: Path, **role_vars: Any) -> dict[str, Any]
         "pip_cache_policy_schedule_backend": "cron",
         "pip_cache_policy_schedule_activate": False,
         "pip_cache_policy_min_age": "0",
+        "pip_cache_policy_state": "limited",
+        "pip_cache_policy_max_age": "36500d",
     }
     settings.update(role_vars)
     return local_host(**settings)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import piporacle
 from piporacle import ORACLE_VERSIONS, OraclePip, PackageIndex
+
+from playbooks import local_users
 
 
 @pytest.fixture(scope="session")
@@ -73,16 +72,5 @@ def iso_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def two_users() -> Iterator[list[str]]:
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        pytest.skip("needs root and useradd to create local users")
-    base = Path(tempfile.mkdtemp(prefix="fleet-cache-users-"))
-    base.chmod(0o755)
-    names = [f"fc{uuid.uuid4().hex[:8]}" for _number in range(2)]
-    try:
-        for name in names:
-            subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
+    with local_users(2, "fleet-cache-users-") as (_base, names):
         yield names
-    finally:
-        for name in names:
-            subprocess.run(["userdel", name], check=False, capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Protocol, TypeVar
 
 import pytest
 from adhoc import run_module
@@ -73,6 +73,13 @@ class Tally:
             self.tracebacks += found
         return found
 
+    def notes(self) -> list[str]:
+        if not self.lost:
+            return []
+        names = [name if len(name) <= 90 else name[:87] + "..." for name in self.lost[:12]]
+        more = f"; and {len(self.lost) - len(names)} more" if len(self.lost) > len(names) else ""
+        return [f"hardening: lost scenarios: {'; '.join(names)}{more}"]
+
     def line(self) -> str:
         return (
             f"hardening: scenarios run {self.run}, survived {self.survived}, bytes changed outside the cache {self.changed_bytes}, "
@@ -83,11 +90,22 @@ class Tally:
 TALLY = Tally()
 
 
-class SummaryPlugin:
-    """Registered by the suite's first test: prints the summary line last, and keeps it in the reports folder."""
+class SummaryTally(Protocol):
+    def notes(self) -> list[str]: ...
 
-    def __init__(self, tally: Tally) -> None:
+    def line(self) -> str: ...
+
+
+Counted = TypeVar("Counted", bound=SummaryTally)
+
+
+class SummaryPlugin:
+    """Registered by a suite's first test: prints its tally's notes and summary line last, and keeps the line in the
+    reports folder as ``report`` (the hardening and the attack suites each have one)."""
+
+    def __init__(self, tally: SummaryTally, report: str) -> None:
         self.tally = tally
+        self.report = report
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> Iterator[None]:
@@ -96,22 +114,25 @@ class SummaryPlugin:
         try:
             return (yield)
         finally:
-            if self.tally.lost:
-                names = [name if len(name) <= 90 else name[:87] + "..." for name in self.tally.lost[:12]]
-                more = f"; and {len(self.tally.lost) - len(names)} more" if len(self.tally.lost) > len(names) else ""
-                terminalreporter.write_line(f"hardening: lost scenarios: {'; '.join(names)}{more}")
+            for note in self.tally.notes():
+                terminalreporter.write_line(note)
             terminalreporter.write_line(self.tally.line())
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         reports = os.environ.get("FLEET_CACHE_REPORTS")
         if reports and os.path.isdir(reports):
-            Path(reports, "hardening.txt").write_text(self.tally.line() + "\n", encoding="utf-8")
+            Path(reports, self.report).write_text(self.tally.line() + "\n", encoding="utf-8")
+
+
+def register_tally(config: pytest.Config, name: str, tally: Counted, report: str) -> Counted:
+    """The session's one SummaryPlugin called ``name`` for ``tally``; returns the tally."""
+    if not config.pluginmanager.has_plugin(name):
+        config.pluginmanager.register(SummaryPlugin(tally, report), name)
+    return tally
 
 
 def register_summary(config: pytest.Config) -> Tally:
-    if not config.pluginmanager.has_plugin(PLUGIN_NAME):
-        config.pluginmanager.register(SummaryPlugin(TALLY), PLUGIN_NAME)
-    return TALLY
+    return register_tally(config, PLUGIN_NAME, TALLY, "hardening.txt")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,3 +180,22 @@ def trusted_folder(prefix: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
         with contextlib.suppress(OSError):
             TRUSTED_PARENT.rmdir()
+
+
+@contextlib.contextmanager
+def local_users(count: int, prefix: str) -> Iterator[tuple[Path, list[str]]]:
+    """``count`` new local accounts (root and useradd needed, else the test is skipped), their homes in a new folder
+    every user can traverse: (that folder, their names). The accounts and the folder are removed afterwards."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("needs root and useradd to create local users")
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o755)
+    names = [f"fc{uuid.uuid4().hex[:8]}" for _number in range(count)]
+    try:
+        for name in names:
+            subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
+        yield base, names
+    finally:
+        for name in names:
+            subprocess.run(["userdel", name], check=False, capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)

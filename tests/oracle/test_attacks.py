@@ -13,7 +13,7 @@ an /etc-like folder; a root-only file anyone can reach; a world-readable folder 
 compared; any difference is an attack that succeeded. The secret's marker must be in no output, result, warning,
 report, log, nor in any file of the attacker's home.
 
-The session's report ends with (attack_support.AttackSummary; also in $FLEET_CACHE_REPORTS/attacks.txt):
+The session's report ends with (hardening_support.SummaryPlugin; also in $FLEET_CACHE_REPORTS/attacks.txt):
 
     attacks: tried N, changed anything outside the attacker's own files 0, secrets quoted 0
 
@@ -139,8 +139,6 @@ def scheduled(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Scheduled:
         places,
         engine=lab.root_place / "engine",
         pip_cache_policy_users="all",
-        pip_cache_policy_state="limited",
-        pip_cache_policy_max_age="36500d",
         pip_cache_policy_schedule=True,
     )
     run = run_role(tmp_path_factory.mktemp("scheduled"), {"scheduler": host})
@@ -218,8 +216,6 @@ def test_fix_ownership_gives_back_nothing_outside_the_cache(
                     lab.places("fix-ownership"),
                     engine=scheduled.engine,
                     pip_cache_policy_users=[lab.attacker.name],
-                    pip_cache_policy_state="limited",
-                    pip_cache_policy_max_age="36500d",
                     pip_cache_policy_fix_ownership=True,
                 )
                 run = run_role(tmp_path / "role", {"fixer": host})
@@ -291,8 +287,6 @@ def test_relocation_moves_nothing_through_a_swapped_folder(lab: Lab, attacker: A
             lab.places("relocation"),
             engine=scheduled.engine,
             pip_cache_policy_users=[lab.attacker.name],
-            pip_cache_policy_state="limited",
-            pip_cache_policy_max_age="36500d",
             pip_cache_policy_cache_dir=str(destination),
             pip_cache_policy_cache_dir_move=True,
             pip_cache_policy_config_scope="user",
@@ -320,8 +314,6 @@ def test_relocation_refuses_unsafe_targets_before_changing_them(check_mode: bool
             lab.places("target"),
             engine=lab.root_place / "engine",
             pip_cache_policy_users=[lab.attacker.name],
-            pip_cache_policy_state="limited",
-            pip_cache_policy_max_age="36500d",
             pip_cache_policy_cache_dir=str(given[label]),
             pip_cache_policy_config_scope="user",
         )
@@ -612,8 +604,6 @@ def test_scheduled_job_runs_no_code_of_the_user_as_root(lab: Lab, attacker: Atta
                 engine=engines[label],
                 pip_cache_policy_users=["root"],
                 pip_cache_policy_environment={"HOME": str(tmp_path / "root-home")},
-                pip_cache_policy_state="limited",
-                pip_cache_policy_max_age="36500d",
                 pip_cache_policy_schedule=True,
                 pip_cache_policy_python=str(venv / "bin" / "python"),
             )
@@ -690,8 +680,6 @@ def upkeep(lab: Lab, scheduled: Scheduled, tmp_path_factory: pytest.TempPathFact
         engine=scheduled.engine,
         pip_cache_policy_users=["root"],
         pip_cache_policy_environment={"HOME": str(tmp / "root-home"), "PIP_CACHE_DIR": cache},
-        pip_cache_policy_state="limited",
-        pip_cache_policy_max_age="36500d",
         pip_cache_policy_schedule=True,
         pip_cache_policy_schedule_backend="systemd",
     )

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from engine import REPO_ROOT, scan
 
 from ansible_collections.fleet.cache.plugins.module_utils import _cli as cli
 from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
-from playbooks import VENV_BIN, adhoc, disk_usage, fake_cache, local_host, playbook, trusted_folder, write_inventory
+from playbooks import VENV_BIN, adhoc, disk_usage, fake_cache, local_host, local_users, playbook, trusted_folder, write_inventory
 
 NOW = time.time()
 
@@ -215,17 +214,8 @@ def test_move_merges_keeps_links_and_never_follows_them(tmp_path: Path, capsys: 
 
 @pytest.fixture
 def local_user() -> Iterator[str]:
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        pytest.skip("needs root and useradd to create a local user")
-    base = Path(f"/tmp/fleet-cache-cli-{uuid.uuid4().hex[:8]}")
-    base.mkdir(mode=0o755)
-    name = f"fc{uuid.uuid4().hex[:8]}"
-    try:
-        subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
-        yield name
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    with local_users(1, "fleet-cache-cli-") as (_base, names):
+        yield names[0]
 
 
 def test_fix_ownership_gives_back_what_root_left_in_a_users_own_cache(local_user: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,9 +18,7 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from engine import REPO_ROOT, copy_engine
 from piporacle import OraclePip, PackageIndex, fill_cache, isolated_env
 
 from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
-from playbooks import VENV_BIN, Run, ansible_env, disk_usage, fake_cache, local_host, playbook, trusted_folder, write_inventory
+from playbooks import VENV_BIN, Run, ansible_env, disk_usage, fake_cache, local_host, local_users, playbook, trusted_folder, write_inventory
 
 SNAPSHOT = r"""
 import json, os, sys
@@ -103,23 +101,12 @@ def engine_dir() -> Iterator[Path]:
 @pytest.fixture
 def world(newest_pip: OraclePip, engine_dir: Path) -> Iterator[dict[str, Any]]:
     """Two local users in a folder every user can reach, and places for the engine, cron and the log."""
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        pytest.skip("needs root and useradd to create local users")
     if not newest_pip.runnable_by_others():
         pytest.skip(f"other users cannot run {newest_pip.python} (set FLEET_CACHE_ORACLE_DIR to a folder they can traverse)")
-    base = Path(tempfile.mkdtemp(prefix="fleet-cache-role-"))
-    base.chmod(0o755)
-    names = [f"fc{uuid.uuid4().hex[:8]}" for _number in range(2)]
-    try:
-        for name in names:
-            subprocess.run(["useradd", "--create-home", "--home-dir", str(base / name), "--shell", "/bin/sh", name], check=True, capture_output=True)
+    with local_users(2, "fleet-cache-role-") as (base, names):
         for folder in ("cron.d", "work"):
             (base / folder).mkdir(mode=0o700)
         yield {"base": base, "users": names, "shared": base / "shared-cache", "engine": engine_dir, "cron": base / "cron.d", "log": base / "prune.log"}
-    finally:
-        for name in names:
-            subprocess.run(["userdel", name], check=False, capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def _three_runs(world: dict[str, Any], tmp: Path, role_vars: dict[str, Any], label: str) -> tuple[Run, dict[str, Any], dict[str, Any]]:

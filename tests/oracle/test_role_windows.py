@@ -86,12 +86,17 @@ def stand_in_collections(tmp: Path) -> Path:
     return root
 
 
-def windows_env(tmp: Path, root: Path, log: Path) -> dict[str, str]:
+def windows_host(tmp: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The stand-in Windows host under ``tmp``: (its root folder, its call log, the environment of an Ansible run
+    that reaches it)."""
+    root = tmp / "windows"
+    (root / "C").mkdir(parents=True)
+    log = tmp / "calls.jsonl"
     # The host's Pythons: the py launcher and python.exe (the role's default for its scheduled job) run the venv's.
     commands = {"py": str(VENV_BIN / "python"), "python.exe": str(VENV_BIN / "python")}
     env = ansible_env(tmp, FLEET_FAKE_WINDOWS_ROOT=str(root), FLEET_FAKE_WINDOWS_LOG=str(log), FLEET_FAKE_WINDOWS_COMMANDS=json.dumps(commands))
     env["ANSIBLE_COLLECTIONS_PATH"] = str(stand_in_collections(tmp))
-    return env
+    return root, log, env
 
 
 def read_log(log: Path) -> list[dict[str, Any]]:
@@ -118,14 +123,11 @@ def run_ok(run: Run, host: str) -> None:
 
 
 def test_role_and_enforce_playbook_on_a_windows_host(tmp_path: Path) -> None:
-    root = tmp_path / "windows"
-    (root / "C").mkdir(parents=True)
-    log = tmp_path / "calls.jsonl"
+    root, log, env = windows_host(tmp_path)
     cache = tmp_path / "cache"
     fake_cache(cache, seed=1, downloads=10, wheels=4, size=10000, now=time.time())
     before = disk_usage(cache)
     assert before[0] > BUDGET * 2
-    env = windows_env(tmp_path, root, log)
     (tmp_path / "facts.yml").write_text(FACTS_PLAY)
     (tmp_path / "become.yml").write_text(ROLE_WITH_BECOME)
     # No ansible_python_interpreter: the modules find the py launcher, as on a fresh Windows host with Python.
@@ -225,10 +227,7 @@ def test_role_and_enforce_playbook_on_a_windows_host(tmp_path: Path) -> None:
 
 def test_become_on_windows_is_refused_by_the_modules(tmp_path: Path) -> None:
     """What the role and the playbooks avoid: a fleet.cache module with become on a Windows host fails, and says why."""
-    root = tmp_path / "windows"
-    (root / "C").mkdir(parents=True)
-    log = tmp_path / "calls.jsonl"
-    env = windows_env(tmp_path, root, log)
+    _root, log, env = windows_host(tmp_path)
     inventory = write_inventory(tmp_path / "inventory", {"windows": {"winhost": {"ansible_connection": "fleet_test.windows.winrm"}}})
     play = tmp_path / "become.yml"
     play.write_text(
@@ -243,12 +242,9 @@ def test_become_on_windows_is_refused_by_the_modules(tmp_path: Path) -> None:
 
 def test_report_playbook_over_ssh_with_powershell(tmp_path: Path) -> None:
     """fleet.cache.report against SSH with a PowerShell shell: no become, the fleet-wide POSIX interpreter passed over."""
-    root = tmp_path / "windows"
-    (root / "C").mkdir(parents=True)
-    log = tmp_path / "calls.jsonl"
+    _root, log, env = windows_host(tmp_path)
     cache = tmp_path / "cache"
     fake_cache(cache, seed=3, downloads=5, wheels=3, size=5000, now=time.time())
-    env = windows_env(tmp_path, root, log)
     host = {
         "ansible_connection": "fleet_test.windows.ssh",
         "ansible_shell_type": "powershell",

@@ -265,11 +265,7 @@ class _Giver:
         except OSError as error:
             self.result.errors.add(path, error)
             return
-        if info.st_uid != 0:
-            return
-        reason = _not_givable(info, device)
-        if reason is not None:
-            self.result.left_alone.add(path, reason)
+        if not self._givable(info, device, path):
             return
         try:
             fd = os.open(name, CHECK_FLAGS, dir_fd=dir_fd)
@@ -283,12 +279,7 @@ class _Giver:
             return
         try:
             # Decided on what was opened, not on the name: the name may point elsewhere by now.
-            opened = os.fstat(fd)
-            if opened.st_uid != 0:
-                return
-            reason = _not_givable(opened, device)
-            if reason is not None:
-                self.result.left_alone.add(path, reason)
+            if not self._givable(os.fstat(fd), device, path):
                 return
             self.result.entries += 1
             if not self.dry_run:
@@ -297,6 +288,15 @@ class _Giver:
             self.result.errors.add(path, error)
         finally:
             os.close(fd)
+
+    def _givable(self, info: os.stat_result, device: int, path: str) -> bool:
+        """Whether an entry is root's and may be given back; for one of root's that may not, the reason is recorded."""
+        if info.st_uid != 0:
+            return False
+        reason = _not_givable(info, device)
+        if reason is not None:
+            self.result.left_alone.add(path, reason)
+        return reason is None
 
 
 def _not_givable(info: os.stat_result, device: int) -> Optional[str]:

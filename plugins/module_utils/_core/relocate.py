@@ -15,7 +15,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 
 from .errors import InvalidValue
 from .folder import Folder, link_like, open_root
@@ -165,17 +165,24 @@ class _Mover:
             if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
                 self.shared_mode = stat.S_IMODE(info.st_mode)
 
+    def _lstat(self, folder: Folder, name: str) -> Union[os.stat_result, bool]:
+        """The entry's own status; or, where there is none, whether the entry counts as gone from the source: True when
+        it no longer exists, False after an error (recorded)."""
+        try:
+            return folder.lstat(name)
+        except FileNotFoundError:
+            return True
+        except OSError as error:
+            self.result.errors.add(os.path.join(folder.path, name), error)
+            return False
+
     def tree(self, parent: Folder, target_parent: Optional[Folder], target_parent_path: str, name: str, *, depth: int) -> bool:
         """Move one folder's content; True when the source folder is gone (or would be)."""
         path = os.path.join(parent.path, name)
         target_path = os.path.join(target_parent_path, name)
-        try:
-            info = parent.lstat(name)
-        except FileNotFoundError:
-            return True
-        except OSError as error:
-            self.result.errors.add(path, error)
-            return False
+        info = self._lstat(parent, name)
+        if isinstance(info, bool):
+            return info
         if link_like(info) or not stat.S_ISDIR(info.st_mode):
             return False  # a link or a file where pip keeps a folder: left alone
         try:
@@ -213,17 +220,23 @@ class _Mover:
                     target.close()
         finally:
             folder.close()
-        if not emptied:
+        if not emptied or not self._remove(parent.rmdir, name, path):
             return False
-        if not self.dry_run:
-            try:
-                parent.rmdir(name)
-            except FileNotFoundError:
-                pass
-            except OSError as error:
-                self.result.errors.add(path, error)
-                return False
         self.result.dirs_removed += 1
+        return True
+
+    def _remove(self, remove: Callable[[str], None], name: str, path: str) -> bool:
+        """``remove(name)`` (a source folder's rmdir or unlink), but not in a dry run; False after an error (recorded).
+        An entry already gone counts as removed."""
+        if self.dry_run:
+            return True
+        try:
+            remove(name)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            self.result.errors.add(path, error)
+            return False
         return True
 
     def _target_folder(self, parent: Optional[Folder], name: str, path: str, source_info: os.stat_result) -> tuple[bool, Optional[Folder]]:
@@ -272,13 +285,9 @@ class _Mover:
     def _entry(self, folder: Folder, target: Optional[Folder], target_path: str, name: str, *, depth: int) -> bool:
         """Move one listed entry; True when it is gone from the source (or would be)."""
         path = os.path.join(folder.path, name)
-        try:
-            info = folder.lstat(name)
-        except FileNotFoundError:
-            return True
-        except OSError as error:
-            self.result.errors.add(path, error)
-            return False
+        info = self._lstat(folder, name)
+        if isinstance(info, bool):
+            return info
         if stat.S_ISDIR(info.st_mode) and not link_like(info):
             return self.tree(folder, target, target_path, name, depth=depth + 1)
         link = link_like(info)
@@ -295,15 +304,7 @@ class _Mover:
                 return False
             if exists:
                 self.result.duplicates += 1
-                if not self.dry_run:
-                    try:
-                        folder.unlink(name)
-                    except FileNotFoundError:
-                        pass
-                    except OSError as error:
-                        self.result.errors.add(path, error)
-                        return False
-                return True
+                return self._remove(folder.unlink, name, path)
         if not self.dry_run and target is not None:
             try:
                 if not self._move_file(folder, target, name, info, path):

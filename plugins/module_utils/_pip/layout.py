@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
 from .._core.units import human_size, iso_time, pip_format_size
@@ -47,14 +47,8 @@ class BucketStats:
                 self.newest = stamp if self.newest is None else max(self.newest, stamp)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "files": self.files,
-            "bytes": self.bytes,
-            "entries": self.entries,
-            "dirs": self.dirs,
-            "oldest": iso_time(self.oldest),
-            "newest": iso_time(self.newest),
-        }
+        """Every total, in field order; the oldest and newest as ISO 8601 text."""
+        return dict(asdict(self), oldest=iso_time(self.oldest), newest=iso_time(self.newest))
 
 
 def http_stem(name: str) -> str:

@@ -23,6 +23,8 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
+from typing import Any
 
 from ansible.plugins.connection import ConnectionBase
 
@@ -64,6 +66,23 @@ def pwsh_tokens(text: str) -> list[str]:
         tokens.append(text[index:end])
         index = end
     return tokens
+
+
+def script_steps(script: str) -> Iterator[tuple[str, Any, Any]]:
+    """The engine script's statements, in order, as PowerShell tokens: ("set", name, value) for an environment variable,
+    ("try", test, command) for an interpreter tried (``if (test) { command; exit $LASTEXITCODE }``) and ("fail", message,
+    None) for the message written when none was found. Other lines are passed over."""
+    set_variable, write_error = "[Environment]::SetEnvironmentVariable(", "[Console]::Error.WriteLine("
+    for line in script.splitlines():
+        if line.startswith(set_variable):
+            name, value = pwsh_tokens(line[len(set_variable) : -1].replace(", ", " ", 1))
+            yield "set", name, value
+            continue
+        match = re.fullmatch(r"if \((.*)\) \{ (.*); exit \$LASTEXITCODE \}", line)
+        if match:
+            yield "try", pwsh_tokens(match.group(1)), pwsh_tokens(match.group(2))
+        elif line.startswith(write_error):
+            yield "fail", pwsh_tokens(line[len(write_error) : -1])[0], None
 
 
 def local_path(root: str, path: str) -> str:
@@ -149,22 +168,16 @@ class Connection(ConnectionBase):
     def _run_script(self, script):
         env = {}
         tried = []
-        for line in script.splitlines():
-            if line.startswith("[Environment]::SetEnvironmentVariable("):
-                name, value = pwsh_tokens(line[len("[Environment]::SetEnvironmentVariable(") : -1].replace(", ", " ", 1))
-                env[name] = value
-                continue
-            match = re.fullmatch(r"if \((.*)\) \{ (.*); exit \$LASTEXITCODE \}", line)
-            if match:
-                test = pwsh_tokens(match.group(1))
-                tried.append(test[2])
-                if test[2] in self.commands:
-                    return self._run_python(script, pwsh_tokens(match.group(2)), env, tried)
-                continue
-            if line.startswith("[Console]::Error.WriteLine("):
-                message = pwsh_tokens(line[len("[Console]::Error.WriteLine(") : -1])[0]
+        for kind, first, second in script_steps(script):
+            if kind == "set":
+                env[first] = second
+            elif kind == "try":
+                tried.append(first[2])
+                if first[2] in self.commands:
+                    return self._run_python(script, second, env, tried)
+            else:
                 self._record(kind="engine", script=script, tried=tried, argv=None, env=env, rc=127)
-                return 127, b"", (message + "\r\n").encode()
+                return 127, b"", (first + "\r\n").encode()
         raise ValueError(f"the stand-in Windows host does not know this script:\n{script}")
 
     def _run_python(self, script, argv, env, tried):

@@ -1,11 +1,14 @@
 # Copyright (c) fleet.cache contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Synthetic pip caches for the unit tests: build a tree with chosen sizes and ages, and fingerprint one."""
+"""Synthetic pip caches for the unit tests: build a tree with chosen sizes and ages, and fingerprint one; a host's pip
+configuration kept out; a module's arguments patched in."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import ntpath
 import os
 import stat
@@ -13,8 +16,36 @@ import time
 import types
 
 import pytest
+from ansible.module_utils import basic
+
+from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
+
+# patch_module_args is for the action and module tests' conftests, which import it from here.
+try:
+    from ansible.module_utils.testing import patch_module_args  # pylint: disable=unused-import
+except ImportError:  # ansible-core < 2.19
+    import contextlib
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        previous = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = previous
+
 
 DAY = 86400
+
+
+@pytest.fixture
+def no_pip_config(monkeypatch):
+    """pip's configuration of the user running the tests kept out: no configuration file, no PIP_* variable."""
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name in list(os.environ):
+        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
+            monkeypatch.delenv(name)
 
 
 class TreeBuilder:
@@ -69,6 +100,33 @@ def tree_fingerprint():
     return fingerprint
 
 
+def scan_figures(result):
+    """What a scan found, as plain values, for comparing two scans of one cache (walked and counted, alone and shared
+    with helper processes): every figure, list, error and warning."""
+    return {
+        "buckets": {name: stats.as_dict() for name, stats in result.buckets.items()},
+        "other": result.other.as_dict(),
+        "pip_wheel_count": result.pip_wheel_count,
+        "info": result.pip_info_lines(),
+        "wheels": [item.as_dict() for item in result.wheels.items()] if result.wheels is not None else None,
+        "wheels_counted": result.wheels.count if result.wheels is not None else None,
+        "errors": (result.errors.count, sorted((item["path"], item["error"]) for item in result.errors.items)),
+        "warnings": result.warnings,
+    }
+
+
+def deny_listing(monkeypatch, locked):
+    """The walk's list_dir refusing to list the folder ``locked`` (EACCES), as for a folder that cannot be read."""
+    real_list_dir = core_walk.list_dir
+
+    def list_or_deny(path, fd):
+        if path == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_list_dir(path, fd)
+
+    monkeypatch.setattr(core_walk, "list_dir", list_or_deny)
+
+
 # One cache in pip's layout that the scan, removal and module tests share: relative path -> (size, age in days).
 STANDARD_TREE = {
     "http-v2/0/1/2/3/4/k1": (200, 40),
@@ -86,6 +144,14 @@ STANDARD_TREE = {
     "selfcheck.json": (50, 300),
     "notes.txt": (10, 3),
 }
+
+# The standard tree's entries, each with the files that go with it.
+K1 = ["http-v2/0/1/2/3/4/k1", "http-v2/0/1/2/3/4/k1.body"]
+K2 = ["http-v2/0/1/2/3/5/k2", "http-v2/0/1/2/3/5/k2.body"]
+K3 = ["http/a/b/c/d/e/k3"]
+TINY = ["wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl", "wheels/ab/cd/ef/0123/origin.json"]
+FOO_BAR_1 = ["wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl", "wheels/12/34/56/bcde/origin.json"]
+FOO_BAR_2 = ["wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl", "wheels/12/34/56/789a/origin.json"]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ by PowerShell's rules, and the Python it names run here with the files that were
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shlex
@@ -23,30 +22,15 @@ import sys
 from dataclasses import dataclass, field
 
 import pytest
-from ansible.module_utils import basic
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins import loader as plugin_loader
 from ansible.plugins.loader import action_loader, connection_loader, shell_loader
 from ansible.template import Templar
 
-# One reader of PowerShell's quoting for the unit tests and the oracle's stand-in Windows host.
-from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import pwsh_tokens
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    import contextlib
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        previous = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = previous
-
+# One reader of PowerShell's quoting and of the engine script for the unit tests and the oracle's stand-in Windows host.
+from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import pwsh_tokens, script_steps
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import patch_module_args
 
 WINDOWS_TEMP = "C:\\Users\\O'Brien Smith\\AppData\\Local\\Temp"
 # (connection, shell): every way Ansible reaches a Windows host.
@@ -99,25 +83,15 @@ class FakeWindowsHost:
 
     def run_engine_script(self, script):
         env = {}
-        for line in script.splitlines():
-            if line.startswith("[Environment]::SetEnvironmentVariable("):
-                name, value = pwsh_tokens(line[len("[Environment]::SetEnvironmentVariable(") : -1].replace(", ", " ", 1))
-                env[name] = value
-                continue
-            match = re.fullmatch(r"if \((.*)\) \{ (.*); exit \$LASTEXITCODE \}", line)
-            if match:
-                test = pwsh_tokens(match.group(1))
-                if test[0] == "Get-Command":
-                    found = test[2] in self.commands
-                else:
-                    assert test[:2] == ["Test-Path", "-LiteralPath"], test
-                    found = test[2] in self.commands
-                if found:
-                    return self.run_python(pwsh_tokens(match.group(2)), env)
-                continue
-            if line.startswith("[Console]::Error.WriteLine("):
-                message = pwsh_tokens(line[len("[Console]::Error.WriteLine(") : -1])[0]
-                return 127, b"", (message + "\r\n").encode()
+        for kind, first, second in script_steps(script):
+            if kind == "set":
+                env[first] = second
+            elif kind == "try":
+                assert first[0] == "Get-Command" or first[:2] == ["Test-Path", "-LiteralPath"], first
+                if first[2] in self.commands:
+                    return self.run_python(second, env)
+            else:
+                return 127, b"", (first + "\r\n").encode()
         raise AssertionError(f"the script ran nothing:\n{script}")
 
     def run_python(self, argv, env):
@@ -246,9 +220,5 @@ class ModuleRunner:
 
 
 @pytest.fixture
-def module_result(capsys, monkeypatch):
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in list(os.environ):
-        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
-            monkeypatch.delenv(name)
+def module_result(capsys, no_pip_config):
     return ModuleRunner(capsys)

@@ -22,12 +22,9 @@ from .conftest import connection_for, make_action, strip_volatile, warnings_of
 
 
 @pytest.fixture
-def posix(tmp_path, monkeypatch):
-    """A local connection whose temporary folders go under tmp_path; the module's interpreter is this Python."""
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in list(os.environ):
-        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
-            monkeypatch.delenv(name)
+def posix(tmp_path, no_pip_config):
+    """A local connection whose temporary folders go under tmp_path; the module's interpreter is this Python, with
+    no pip configuration of the host's."""
     remote_tmp = tmp_path / "remote-tmp"
     remote_tmp.mkdir()
     connection = connection_for("local", "sh")

@@ -24,12 +24,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._tasks.pip_config impo
 MODULE_UTILS = os.path.dirname(os.path.abspath(engine_entry.__file__))
 
 
-@pytest.fixture(autouse=True)
-def no_pip_config(monkeypatch):
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in list(os.environ):
-        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_pip_config")
 
 
 def params_for(module, **values):

@@ -5,25 +5,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 
 import pytest
-from ansible.module_utils import basic
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        previous = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = previous
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import patch_module_args
 
 
 class ModuleRun:
@@ -60,10 +46,6 @@ class ModuleRun:
 
 
 @pytest.fixture
-def run_module(capsys, monkeypatch):
-    # The modules read pip's configuration of the user running the tests: keep the host's out of it.
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in list(os.environ):
-        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
-            monkeypatch.delenv(name)
+def run_module(capsys, no_pip_config):
+    # The modules read pip's configuration of the user running the tests: no_pip_config keeps the host's out of it.
     return ModuleRun(capsys)

@@ -13,6 +13,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._core.units import hum
 from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
 from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache as task_pip_cache
 from ansible_collections.fleet.cache.plugins.modules import pip_cache
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import FOO_BAR_1, FOO_BAR_2, K1, K2, K3, STANDARD_TREE, TINY
 
 
 def files_left(root):
@@ -20,6 +21,12 @@ def files_left(root):
     for directory, _dirs, files in os.walk(root):
         found.extend(os.path.relpath(os.path.join(directory, name), root) for name in files)
     return sorted(found)
+
+
+def left_after(*gone):
+    """The standard tree's files but those gone, as files_left lists them."""
+    assert set(gone) <= set(STANDARD_TREE), sorted(set(gone) - set(STANDARD_TREE))
+    return sorted(set(STANDARD_TREE) - set(gone))
 
 
 def three_runs(run_module, cache, args, fingerprint):
@@ -40,75 +47,12 @@ def three_runs(run_module, cache, args, fingerprint):
     [
         ({"state": "purged"}, ["notes.txt", "selfcheck/5a5a"]),
         ({"state": "purged", "purge_extras": ["selfcheck"]}, ["notes.txt"]),
-        (
-            {"state": "absent", "name": ["Foo.Bar"]},
-            [
-                "http-v2/0/1/2/3/4/k1",
-                "http-v2/0/1/2/3/4/k1.body",
-                "http-v2/0/1/2/3/5/k2",
-                "http-v2/0/1/2/3/5/k2.body",
-                "http/a/b/c/d/e/k3",
-                "notes.txt",
-                "selfcheck/5a5a",
-                "wheels/ab/cd/ef/0123/origin.json",
-                "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl",
-            ],
-        ),
-        (
-            {"state": "absent", "match": "glob", "name": ["tiny", "foo_bar-1"]},
-            [
-                "http-v2/0/1/2/3/4/k1",
-                "http-v2/0/1/2/3/4/k1.body",
-                "http-v2/0/1/2/3/5/k2",
-                "http-v2/0/1/2/3/5/k2.body",
-                "http/a/b/c/d/e/k3",
-                "notes.txt",
-                "selfcheck/5a5a",
-                "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
-                "wheels/12/34/56/789a/origin.json",
-            ],
-        ),
-        (
-            {"state": "pruned", "max_age": "30d"},
-            [
-                "http-v2/0/1/2/3/5/k2",
-                "http-v2/0/1/2/3/5/k2.body",
-                "notes.txt",
-                "selfcheck.json",
-                "selfcheck/5a5a",
-                "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
-                "wheels/12/34/56/789a/origin.json",
-                "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl",
-                "wheels/12/34/56/bcde/origin.json",
-            ],
-        ),
-        (
-            {"state": "pruned", "ci": True},
-            [
-                "notes.txt",
-                "selfcheck.json",
-                "selfcheck/5a5a",
-                "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
-                "wheels/12/34/56/789a/origin.json",
-                "wheels/12/34/56/bcde/foo_bar-1.0-py3-none-any.whl",
-                "wheels/12/34/56/bcde/origin.json",
-                "wheels/ab/cd/ef/0123/origin.json",
-                "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl",
-            ],
-        ),
+        ({"state": "absent", "name": ["Foo.Bar"]}, left_after(*FOO_BAR_2, *FOO_BAR_1, "selfcheck.json")),
+        ({"state": "absent", "match": "glob", "name": ["tiny", "foo_bar-1"]}, left_after(*TINY, *FOO_BAR_1, "selfcheck.json")),
+        ({"state": "pruned", "max_age": "30d"}, left_after(*K1, *K3, *TINY)),
+        ({"state": "pruned", "ci": True}, left_after(*K1, *K2, *K3)),
         # 22070 bytes in all: freeing 10070 takes k3 (100 d), tiny (50 d) and k1 (40 d), 8220 bytes, then foo_bar 1.0 (10 d).
-        (
-            {"state": "pruned", "max_size": "12kB"},
-            [
-                "http-v2/0/1/2/3/5/k2",
-                "http-v2/0/1/2/3/5/k2.body",
-                "notes.txt",
-                "selfcheck.json",
-                "selfcheck/5a5a",
-                "wheels/12/34/56/789a/Foo_Bar-2.0-py3-none-any.whl",
-                "wheels/12/34/56/789a/origin.json",
-            ],
-        ),
+        ({"state": "pruned", "max_size": "12kB"}, left_after(*K3, *TINY, *K1, *FOO_BAR_1)),
     ],
     ids=["purged", "purged-selfcheck", "absent-name", "absent-glob", "pruned-age", "pruned-ci", "pruned-size"],
 )

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sys
 
 import pytest
 
-from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import deny_listing
 
 
 def warnings_text(result):
@@ -194,14 +193,7 @@ def test_config_file_sections_per_command(run_module, tmp_path, cache):
 
 def test_unreadable_folder_is_reported(run_module, cache, monkeypatch):
     locked = os.path.join(cache, "wheels", "ab")
-    real_scan = core_walk.list_dir
-
-    def scan_or_deny(path, fd):
-        if path == locked:
-            raise PermissionError(errno.EACCES, "Permission denied", path)
-        return real_scan(path, fd)
-
-    monkeypatch.setattr(core_walk, "list_dir", scan_or_deny)
+    deny_listing(monkeypatch, locked)
     code, result = run_module.info({"cache_dir": cache})
     assert code == 0
     assert result["errors"] == [{"path": locked, "error": "Permission denied"}]

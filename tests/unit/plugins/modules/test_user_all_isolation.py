@@ -18,17 +18,13 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip.targets import Ac
 from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache as task_pip_cache
 from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache_info as task_pip_cache_info
 from ansible_collections.fleet.cache.plugins.modules import pip_cache
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import K1, STANDARD_TREE, TINY
 
 SECRET = "Qx7-secret-hash"
 UNPARSABLE = f"root:$6${SECRET}:19000:0:99999:7:::\n"
 
-CACHE = {
-    "http-v2/0/1/2/3/4/k1": (200, 40),
-    "http-v2/0/1/2/3/4/k1.body": (1000, 40),
-    "wheels/ab/cd/ef/0123/tiny-1.0-py3-none-any.whl": (4000, 50),
-    "wheels/ab/cd/ef/0123/origin.json": (20, 50),
-    "notes.txt": (10, 3),
-}
+# A small cache: one HTTP entry, one wheel and a file that is not pip's, as the standard tree has them.
+CACHE = {path: STANDARD_TREE[path] for path in [*K1, *TINY, "notes.txt"]}
 
 
 def write(path, text):

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
@@ -80,6 +81,20 @@ def home(tmp_path: Path) -> Path:
         os.chown(folder, UID, GID)
     build(folder / ".cache" / "pip")
     return folder
+
+
+@contextmanager
+def tmpfs_at(mount_point: Path, options: str) -> Iterator[Path]:
+    """A tmpfs (another file system) mounted on a new folder, unmounted afterwards; the test is skipped where none can be."""
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "fleet-cache-test", str(mount_point)], capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        (mount_point / "inside").write_text("another file system")
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 def _give(home: Path, *, dry_run: bool, cache: Path | None = None) -> ownership.Ownership:
@@ -214,19 +229,11 @@ def test_a_cache_outside_the_home_is_repaired_only_when_its_folder_is_the_users(
 
 @needs_root
 def test_a_mounted_file_system_inside_the_cache_is_not_entered(home: Path) -> None:
-    mount_point = home / ".cache" / "pip" / "wheels" / "mnt"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "fleet-cache-test", str(mount_point)], capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
-        (mount_point / "inside").write_text("another file system")
+    with tmpfs_at(home / ".cache" / "pip" / "wheels" / "mnt", "size=1m,mode=0755") as mount_point:
         result = _give(home, dry_run=False)
         assert mount_point.stat().st_uid == 0 and (mount_point / "inside").stat().st_uid == 0
         assert [item["path"] for item in result.left_alone.items] == [str(mount_point)]
         assert (home / ".cache" / "pip" / "wheels" / "ab").stat().st_uid == UID
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 @needs_root
@@ -390,18 +397,10 @@ def test_move_without_descriptors_takes_the_path_fallback(two_caches: tuple[Path
 @needs_root
 def test_move_does_not_enter_a_mounted_file_system(two_caches: tuple[Path, Path]) -> None:
     source, destination = two_caches
-    mount_point = source / "wheels" / "mnt"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "fleet-cache-test", str(mount_point)], capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
-        (mount_point / "inside").write_text("another file system")
+    with tmpfs_at(source / "wheels" / "mnt", "size=1m") as mount_point:
         result = move_content(str(source), str(destination), dry_run=False)
         assert (mount_point / "inside").read_text() == "another file system" and not (destination / "wheels" / "mnt").exists()
         assert [item["path"] for item in result.left_alone.items] == [str(mount_point)]
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
 
 
 def test_move_refuses_one_folder_inside_the_other_and_a_missing_destination(tmp_path: Path) -> None:

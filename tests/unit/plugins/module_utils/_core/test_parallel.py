@@ -19,6 +19,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._core import walk as c
 from ansible_collections.fleet.cache.plugins.module_utils._pip import count as pip_count
 from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher
 from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import scan_figures
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="helper processes need os.fork"),
@@ -53,18 +54,6 @@ def big_cache(tmp_path, build_tree):
     return root
 
 
-def _figures(result):
-    return {
-        "buckets": {name: stats.as_dict() for name, stats in result.buckets.items()},
-        "other": result.other.as_dict(),
-        "pip_wheel_count": result.pip_wheel_count,
-        "info": result.pip_info_lines(),
-        "wheels": [item.as_dict() for item in result.wheels.items()] if result.wheels is not None else None,
-        "wheels_counted": result.wheels.count if result.wheels is not None else None,
-        "errors": (result.errors.count, sorted((item["path"], item["error"]) for item in result.errors.items)),
-    }
-
-
 def _scan(root, helpers, **options):
     return scan(root, list_matcher=NameMatcher(glob="project_3", case_insensitive=True), list_limit=5, case_insensitive=True, helpers=helpers, **options)
 
@@ -80,7 +69,7 @@ def test_shared_scan_equals_the_single_process_scan(big_cache, split_at_once, he
     shared = _scan(big_cache, helpers)
     assert alone.helper_peaks_kib == []
     assert len(shared.helper_peaks_kib) == helpers and all(peak > 0 for peak in shared.helper_peaks_kib)
-    assert _figures(shared) == _figures(alone)
+    assert scan_figures(shared) == scan_figures(alone)
     assert alone.buckets["http-v2"].files == 240 and alone.buckets["wheels"].entries == 122
     assert alone.wheels.truncated and len(alone.wheels.items()) == 5
     assert alone.errors.count == 1 and "deeper than" in alone.errors.items[0]["error"]
@@ -112,26 +101,26 @@ def _raise():
     ids=["raises", "killed", "exits-without-result", "sys-exit"],
 )
 def test_a_failing_helper_has_its_share_counted_here(big_cache, split_at_once, monkeypatch, action):
-    expected = _figures(_scan(big_cache, 0))
+    expected = scan_figures(_scan(big_cache, 0))
     _helper_does(monkeypatch, action)
     result = _scan(big_cache, 2)
     assert result.helper_peaks_kib == []  # no helper's result was taken
-    assert _figures(result) == expected
+    assert scan_figures(result) == expected
 
 
 def test_no_process_can_be_started(big_cache, split_at_once, monkeypatch):
-    expected = _figures(_scan(big_cache, 0))
+    expected = scan_figures(_scan(big_cache, 0))
 
     def no_fork():
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
 
     monkeypatch.setattr(os, "fork", no_fork)
     result = _scan(big_cache, 2)
-    assert result.helper_peaks_kib == [] and _figures(result) == expected
+    assert result.helper_peaks_kib == [] and scan_figures(result) == expected
 
 
 def test_a_path_too_long_in_a_helper_walks_that_bucket_again(big_cache, split_at_once, monkeypatch):
-    expected = _figures(_scan(big_cache, 0))
+    expected = scan_figures(_scan(big_cache, 0))
     real = core_walk.list_dir
     parent = os.getpid()
 
@@ -143,7 +132,7 @@ def test_a_path_too_long_in_a_helper_walks_that_bucket_again(big_cache, split_at
     monkeypatch.setattr(core_walk, "list_dir", list_dir)
     result = _scan(big_cache, 2)
     assert len(result.helper_peaks_kib) == 2
-    assert _figures(result) == expected
+    assert scan_figures(result) == expected
 
 
 def test_errors_in_helpers_are_reported(big_cache, split_at_once, monkeypatch):
@@ -157,7 +146,7 @@ def test_errors_in_helpers_are_reported(big_cache, split_at_once, monkeypatch):
     monkeypatch.setattr(core_walk, "list_dir", list_dir)
     alone, shared = _scan(big_cache, 0), _scan(big_cache, 2)
     assert any(item["path"].endswith("/http/1") and item["error"] == "Permission denied" for item in shared.errors.items)
-    assert _figures(shared) == _figures(alone) and alone.errors.count == 2
+    assert scan_figures(shared) == scan_figures(alone) and alone.errors.count == 2
 
 
 def test_a_result_larger_than_a_pipe_holds(big_cache, split_at_once):
@@ -202,14 +191,14 @@ def test_available_helpers(monkeypatch):
 
 
 def test_the_scan_is_unchanged_where_helpers_are_not_available(big_cache, split_at_once, monkeypatch):
-    expected = _figures(_scan(big_cache, 0))
+    expected = scan_figures(_scan(big_cache, 0))
     monkeypatch.setattr(core_parallel, "available_helpers", lambda limit=3: 0)
     monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked where no helper is available"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = _scan(big_cache, None)
     assert result.helper_peaks_kib == [] and result.buckets["wheels"].files == 242
-    assert _figures(result) == expected
+    assert scan_figures(result) == expected
 
 
 def test_helpers_are_stopped_when_the_scan_fails(big_cache, split_at_once, monkeypatch):

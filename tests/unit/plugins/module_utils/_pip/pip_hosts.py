@@ -29,15 +29,16 @@ LINUX_FILES = [
 ]
 
 
-def linux(environ=None, *, home="/home/alice", passwd_home="same", files=(), dirs=(), sys_prefix="/opt/venv", base_prefix="/usr", cwd="/work"):
+def _posix(platform, environ, *, home, passwd_home, files, dirs, sys_prefix, base_prefix, cwd):
+    """A POSIX host: HOME is ``home`` (unset for None) under ``environ``; the password database gives ``passwd_home``."""
     env = {"HOME": home} if home is not None else {}
     env.update(environ or {})
     present = set(files)
     folders = set(dirs)
     return HostContext(
-        platform="linux",
+        platform=platform,
         environ=env,
-        home=home if passwd_home == "same" else passwd_home,
+        home=passwd_home,
         sys_prefix=sys_prefix,
         base_prefix=base_prefix,
         cwd=cwd,
@@ -45,6 +46,11 @@ def linux(environ=None, *, home="/home/alice", passwd_home="same", files=(), dir
         exists=lambda path: path in present,
         live=False,
     )
+
+
+def linux(environ=None, *, home="/home/alice", passwd_home="same", files=(), dirs=(), sys_prefix="/opt/venv", base_prefix="/usr", cwd="/work"):
+    passwd_home = home if passwd_home == "same" else passwd_home
+    return _posix("linux", environ, home=home, passwd_home=passwd_home, files=files, dirs=dirs, sys_prefix=sys_prefix, base_prefix=base_prefix, cwd=cwd)
 
 
 def macos(
@@ -57,21 +63,7 @@ def macos(
     base_prefix="/Library/Frameworks/Python.framework/Versions/3.13",
     cwd="/Users/alice",
 ):
-    env = {"HOME": home} if home is not None else {}
-    env.update(environ or {})
-    present = set(files)
-    folders = set(dirs)
-    return HostContext(
-        platform="darwin",
-        environ=env,
-        home=home,
-        sys_prefix=sys_prefix,
-        base_prefix=base_prefix,
-        cwd=cwd,
-        isdir=lambda path: path in folders,
-        exists=lambda path: path in present,
-        live=False,
-    )
+    return _posix("darwin", environ, home=home, passwd_home=home, files=files, dirs=dirs, sys_prefix=sys_prefix, base_prefix=base_prefix, cwd=cwd)
 
 
 def windows(environ=None, *, files=(), folders=None, sys_prefix=r"C:\Python313", cwd=r"C:\work"):

@@ -23,6 +23,7 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip import scan as pi
 from ansible_collections.fleet.cache.plugins.module_utils._pip.layout import PAIR_WAIT
 from ansible_collections.fleet.cache.plugins.module_utils._pip.matching import NameMatcher
 from ansible_collections.fleet.cache.plugins.module_utils._pip.scan import scan
+from ansible_collections.fleet.cache.tests.unit.plugins.conftest import scan_figures
 
 pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # as test_parallel.py
 
@@ -92,18 +93,6 @@ def awkward(tmp_path, build_tree):
     return root
 
 
-def _figures(result):
-    return {
-        "buckets": {name: stats.as_dict() for name, stats in result.buckets.items()},
-        "other": result.other.as_dict(),
-        "pip_wheel_count": result.pip_wheel_count,
-        "wheels": [item.as_dict() for item in result.wheels.items()] if result.wheels is not None else None,
-        "wheels_counted": result.wheels.count if result.wheels is not None else None,
-        "errors": (result.errors.count, sorted((item["path"], item["error"]) for item in result.errors.items)),
-        "warnings": result.warnings,
-    }
-
-
 def _options(case_insensitive):
     return {"list_matcher": NameMatcher(glob="foo_bar", case_insensitive=case_insensitive), "list_limit": 1, "case_insensitive": case_insensitive}
 
@@ -129,11 +118,11 @@ def test_downloads_identified_on_the_walk_count_as_the_flat_count(awkward, walks
     told = []
     walked = scan(awkward, on_http_file=lambda listing, item: told.append(listing.file_path(item.name)), **_options(case_insensitive))
     assert walks == ["http", "http-v2", "selfcheck", "wheels"]
-    assert _figures(walked) == _figures(flat)
+    assert scan_figures(walked) == scan_figures(flat)
     if hasattr(os, "fork"):
         monkeypatch.setattr(pip_count, "SPLIT_AFTER", 0)
         shared = scan(awkward, helpers=2, **_options(case_insensitive))  # the flat count shared out to helper processes
-        assert _figures(shared) == _figures(flat) and len(shared.helper_peaks_kib) == 2
+        assert scan_figures(shared) == scan_figures(flat) and len(shared.helper_peaks_kib) == 2
     assert len(told) == flat.http_files  # every HTTP file that counts, and only those, is told once
     # The figures are the rules', not a coincidence of two empty counts.
     orphans = len(range(0, CROWDED_PAIRS, 7))
@@ -165,7 +154,7 @@ def test_paths_beyond_path_max_are_walked_with_the_same_rules(awkward, walks, mo
     monkeypatch.setattr(core_walk, "list_dir", too_long_by_path)
     walked = scan(awkward, helpers=0, **_options(False))
     assert walks == ["http", "http-v2", "selfcheck", "wheels"]
-    assert _figures(walked) == _figures(flat)
+    assert scan_figures(walked) == scan_figures(flat)
 
 
 class _BrokenOff:
@@ -199,6 +188,6 @@ def test_a_listing_that_fails_part_way_counts_what_was_seen_either_way(awkward, 
     flat = scan(awkward, helpers=0)
     walked = scan(awkward, on_http_file=lambda listing, item: None)
     assert walks == ["http", "http-v2", "selfcheck", "wheels"]
-    assert _figures(walked) == _figures(flat)
-    assert (crowded, "Input/output error") in _figures(flat)["errors"][1]
+    assert scan_figures(walked) == scan_figures(flat)
+    assert (crowded, "Input/output error") in scan_figures(flat)["errors"][1]
     assert 0 < flat.buckets["http-v2"].entries < 5 + CROWDED_PAIRS

@@ -41,21 +41,28 @@ def test_windows_environment_is_case_insensitive_and_posix_is_not():
 # --- default cache folder -------------------------------------------------------------------------
 
 
-def test_linux_default_cache_dir():
-    for environ, expected in [
-        ({}, "/home/alice/.cache/pip"),
-        ({"XDG_CACHE_HOME": "/xdg/cache"}, "/xdg/cache/pip"),
-        ({"XDG_CACHE_HOME": "  /xdg/padded  "}, "/xdg/padded/pip"),
-        ({"XDG_CACHE_HOME": ""}, "/home/alice/.cache/pip"),
-        ({"XDG_CACHE_HOME": "   "}, "/home/alice/.cache/pip"),
-        ({"XDG_CACHE_HOME": "relative/cache"}, "/home/alice/.cache/pip"),
-        ({"XDG_CACHE_HOME": "~/cache"}, "/home/alice/.cache/pip"),
-        ({"HOME": "/home/alice/"}, "/home/alice/.cache/pip"),
-    ]:
-        ctx = linux(environ)
-        assert ctx.user_cache_dir() == expected
-        result = resolve(ctx, config=loaded(ctx, {})[0])
-        assert (result.cache_dir, result.source, result.disabled, result.setting) == (expected, "default", False, None)
+@pytest.mark.parametrize(
+    "host, environ, expected",
+    [
+        (linux, {}, "/home/alice/.cache/pip"),
+        (linux, {"XDG_CACHE_HOME": "/xdg/cache"}, "/xdg/cache/pip"),
+        (linux, {"XDG_CACHE_HOME": "  /xdg/padded  "}, "/xdg/padded/pip"),
+        (linux, {"XDG_CACHE_HOME": ""}, "/home/alice/.cache/pip"),
+        (linux, {"XDG_CACHE_HOME": "   "}, "/home/alice/.cache/pip"),
+        (linux, {"XDG_CACHE_HOME": "relative/cache"}, "/home/alice/.cache/pip"),
+        (linux, {"XDG_CACHE_HOME": "~/cache"}, "/home/alice/.cache/pip"),
+        (linux, {"HOME": "/home/alice/"}, "/home/alice/.cache/pip"),
+        (macos, {}, "/Users/alice/Library/Caches/pip"),
+        (macos, {"XDG_CACHE_HOME": "/Users/alice/.cache"}, "/Users/alice/.cache/pip"),
+        (macos, {"XDG_CACHE_HOME": " "}, "/Users/alice/Library/Caches/pip"),
+        (macos, {"XDG_CACHE_HOME": "rel"}, "/Users/alice/Library/Caches/pip"),
+    ],
+)
+def test_linux_and_macos_default_cache_dir(host, environ, expected):
+    ctx = host(environ)
+    assert ctx.user_cache_dir() == expected
+    result = resolve(ctx, config=loaded(ctx, {})[0])
+    assert (result.cache_dir, result.source, result.disabled, result.setting) == (expected, "default", False, None)
 
 
 def test_linux_empty_home_uses_the_password_database_home():
@@ -77,18 +84,6 @@ def test_linux_without_any_home_is_a_config_error():
         ctx.user_cache_dir()
     # An absolute XDG variable needs no home.
     assert linux({"HOME": "", "XDG_CACHE_HOME": "/c"}, passwd_home=None).user_cache_dir() == "/c/pip"
-
-
-def test_macos_default_cache_dir():
-    for environ, expected in [
-        ({}, "/Users/alice/Library/Caches/pip"),
-        ({"XDG_CACHE_HOME": "/Users/alice/.cache"}, "/Users/alice/.cache/pip"),
-        ({"XDG_CACHE_HOME": " "}, "/Users/alice/Library/Caches/pip"),
-        ({"XDG_CACHE_HOME": "rel"}, "/Users/alice/Library/Caches/pip"),
-    ]:
-        ctx = macos(environ)
-        assert ctx.user_cache_dir() == expected
-        assert resolve(ctx, config=loaded(ctx, {})[0]).cache_dir == expected
 
 
 def test_windows_default_cache_dir_is_local_appdata_and_lowercased():

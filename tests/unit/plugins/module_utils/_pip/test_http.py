@@ -24,6 +24,14 @@ from ansible_collections.fleet.cache.plugins.module_utils._pip.version import pa
 # --- a tiny msgpack encoder (the subset cachecontrol writes, with every length form) ---------------
 
 
+def _with_length(codes, data):
+    """``data`` after its type byte and its length in the smallest of 8, 16 and 32 bits (``codes``: the three type bytes)."""
+    for code, form, largest in zip(codes, ("B", ">H", ">I"), (0xFF, 0xFFFF, 0xFFFFFFFF)):
+        if len(data) <= largest:
+            return bytes([code]) + struct.pack(form, len(data)) + data
+    raise ValueError(f"{len(data)} bytes is more than msgpack holds")
+
+
 def mp(obj):
     if obj is None:
         return b"\xc0"
@@ -51,17 +59,9 @@ def mp(obj):
         data = obj.encode("utf-8")
         if len(data) < 32:
             return bytes([0xA0 | len(data)]) + data
-        if len(data) <= 0xFF:
-            return b"\xd9" + struct.pack("B", len(data)) + data
-        if len(data) <= 0xFFFF:
-            return b"\xda" + struct.pack(">H", len(data)) + data
-        return b"\xdb" + struct.pack(">I", len(data)) + data
+        return _with_length(b"\xd9\xda\xdb", data)
     if isinstance(obj, bytes):
-        if len(obj) <= 0xFF:
-            return b"\xc4" + struct.pack("B", len(obj)) + obj
-        if len(obj) <= 0xFFFF:
-            return b"\xc5" + struct.pack(">H", len(obj)) + obj
-        return b"\xc6" + struct.pack(">I", len(obj)) + obj
+        return _with_length(b"\xc4\xc5\xc6", obj)
     if isinstance(obj, dict):
         head = bytes([0x80 | len(obj)]) if len(obj) < 16 else b"\xde" + struct.pack(">H", len(obj))
         return head + b"".join(mp(key) + mp(value) for key, value in obj.items())

@@ -5,20 +5,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import CacheError, InvalidValue
 from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache, pip_cache_info, pip_config
 
-
-@pytest.fixture(autouse=True)
-def no_pip_config(monkeypatch):
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in list(os.environ):
-        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_pip_config")
 
 
 def params_of(task, **values):
