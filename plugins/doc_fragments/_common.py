@@ -6,11 +6,9 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # What every pip cache module shares: the authors, the options (set them once with module_defaults,
+    # What every pip cache module shares: the options (set them once with module_defaults,
     # group/fleet.cache.pip), the notes and the attributes; a module's own attributes add to these (diff_mode's details).
     DOCUMENTATION = r"""
-author:
-  - fleet.cache developers (@fleet-cache)
 options:
   cache_dir:
     description:

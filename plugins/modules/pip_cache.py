@@ -21,8 +21,11 @@ description:
   - Every state also clears what pip 26 clears after a removal - wheel folders left without a wheel (their C(origin.json)
     included) and empty folders in the HTTP buckets - so a cache is never left in a state pip misreads.
   - The figures before a run come from the scan M(fleet.cache.pip_cache_info) makes, where a cache of more than 10,000 files
-    and folders is counted with up to three read-only helper processes (POSIX hosts). Removal itself runs in the
-    module's own process.
+    and folders is counted with up to three read-only helper processes (POSIX hosts). A purge or removal that meets
+    more than 10,000 files and folders in a bucket shares the rest of that bucket with helper processes too (POSIX
+    hosts), each acting with the same user's privileges; a size budget is applied in the module's own process.
+author:
+  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
 attributes:

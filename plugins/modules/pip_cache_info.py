@@ -24,6 +24,8 @@ description:
   - A cache directory that is the root of the file system, a home folder or a system folder (those M(fleet.cache.pip_cache)
     refuses to clean) gets a warning, and only pip's own folders in it are read, as pip reads them; nothing else there
     is walked or counted in RV(caches[].other).
+author:
+  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
 attributes:

@@ -19,6 +19,8 @@ description:
     C(cache-dir = false) would make a folder named C(false).
   - Returns the value pip now sees for that key, where it comes from, and the cache directory pip resolves;
     warns when something with more weight (a later file, a C(PIP_*) variable) overrides what was written.
+author:
+  - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
   - fleet.cache._common
 attributes:

@@ -141,7 +141,9 @@ def test_backup_copies_only_what_exists_outside_check_mode(tmp_path):
     result = run("pip_config", params_for("pip_config", **values))
     assert result["changed"] is True and "backup_files" not in result, result
     path.write_text("[global]\n")
-    result = run("pip_config", params_for("pip_config", **dict(values, value="/srv/other")), check_mode=True)
+    changed_values = dict(values)
+    changed_values["value"] = "/srv/other"
+    result = run("pip_config", params_for("pip_config", **changed_values), check_mode=True)
     assert result["changed"] is True and "backup_files" not in result and path.read_text() == "[global]\n", result
     for own in (False, True):
         copy = _backup(str(path), own=own)
