@@ -209,22 +209,27 @@ def _take(removal: Removal, found: list[Any], share: list[int], results: list[ob
         results[number] = result
 
 
+def _count(value: object) -> bool:
+    """A whole number as a helper sends it: an int, not a bool (which is an int to isinstance)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _read(record: Any) -> Optional[tuple[Any, ...]]:
     """A record's fields when it has the shape a helper sends, else None."""
     try:
         number, sent, delta, (gone_count, gone_items), (error_count, error_items) = record
-        if type(sent) is str and sent == "gone":
+        if isinstance(sent, str) and sent == "gone":
             result: object = core_walk.GONE
-        elif sent is None or type(sent) is bool:
+        elif sent is None or isinstance(sent, bool):
             result = sent
         else:
             return None
         ints = [number, *delta, gone_count, error_count]
-        if not all(type(value) is int and value >= 0 for value in ints) or len(delta) != 8:
+        if not all(_count(value) and value >= 0 for value in ints) or len(delta) != 8:
             return None
-        if not all(type(item) is dict and type(item.get("bytes")) is int and type(item.get("path")) is str for item in gone_items):
+        if not all(isinstance(item, dict) and _count(item.get("bytes")) and isinstance(item.get("path"), str) for item in gone_items):
             return None
-        if not all(type(item) is dict and set(item) == {"path", "error"} for item in error_items):
+        if not all(isinstance(item, dict) and set(item) == {"path", "error"} for item in error_items):
             return None
     except (TypeError, ValueError):
         return None

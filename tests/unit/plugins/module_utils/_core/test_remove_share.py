@@ -160,13 +160,28 @@ def _raise(_unit):
     raise OSError(errno.EIO, "input/output error")
 
 
+def _killed_at_second(unit):
+    if unit == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _exits_at_third(unit):
+    if unit == 3:
+        os._exit(0)
+
+
+def _sys_exit_at_second(unit):
+    if unit == 2:
+        sys.exit(3)
+
+
 @pytest.mark.parametrize(
     ("action", "sent"),
     [
         (_raise, 0),
-        (lambda unit: unit == 2 and os.kill(os.getpid(), signal.SIGKILL), 1),
-        (lambda unit: unit == 3 and os._exit(0), 2),
-        (lambda unit: unit == 2 and sys.exit(3), 1),
+        (_killed_at_second, 1),
+        (_exits_at_third, 2),
+        (_sys_exit_at_second, 1),
     ],
     ids=["raises-at-once", "killed-mid-share", "exits-mid-share", "sys-exit-mid-share"],
 )
