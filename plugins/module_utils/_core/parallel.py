@@ -71,8 +71,8 @@ def _peak_kib() -> Optional[int]:
     return int(peak // 1024) if sys.platform == "darwin" else int(peak)  # macOS counts bytes, Linux KiB
 
 
-def start(work: Callable[[], Any]) -> Optional[Helper]:
-    """Fork a helper that runs ``work()`` and sends back its result; None when no process could be started."""
+def _fork_with_pipe() -> Optional[tuple[int, int, int]]:
+    """A pipe, then a fork: (pid, read end, write end), pid 0 in the child; None when either cannot be made."""
     try:
         read_fd, write_fd = os.pipe()
     except OSError:
@@ -83,6 +83,15 @@ def start(work: Callable[[], Any]) -> Optional[Helper]:
         os.close(read_fd)
         os.close(write_fd)
         return None
+    return pid, read_fd, write_fd
+
+
+def start(work: Callable[[], Any]) -> Optional[Helper]:
+    """Fork a helper that runs ``work()`` and sends back its result; None when no process could be started."""
+    forked = _fork_with_pipe()
+    if forked is None:
+        return None
+    pid, read_fd, write_fd = forked
     if pid == 0:  # pragma: no cover - runs in the child, which coverage does not follow
         code = 1
         try:
@@ -154,16 +163,10 @@ class Stream:
 def start_stream(work: Callable[[Callable[[Any], None]], None]) -> Optional[Stream]:
     """Fork a helper that runs ``work(send)``; each ``send(value)`` writes one record (plain values) at once.
     None when no process could be started."""
-    try:
-        read_fd, write_fd = os.pipe()
-    except OSError:
+    forked = _fork_with_pipe()
+    if forked is None:
         return None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return None
+    pid, read_fd, write_fd = forked
     if pid == 0:  # pragma: no cover - runs in the child, which coverage does not follow
         code = 1
         try:
