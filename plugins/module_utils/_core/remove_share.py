@@ -18,15 +18,13 @@ so the end-of-folder rule and the bucket's rmdir are decided as in one process. 
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
-import stat
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import parallel as core_parallel
 from . import walk as core_walk
-from .walk import FileItem, FolderVisit, Listing, Visitor, WalkErrors, is_link_like
+from .walk import FileItem, FolderVisit, Listing, Visitor, WalkErrors
 
 if TYPE_CHECKING:
     from .remove import Removal
@@ -44,22 +42,10 @@ def walk_shared(removal: Removal, root: str, visit: Visitor, *, parent_fd: int) 
     """``walk(root, visit, parent_fd=...)`` for a bucket, with its sub-folders shared out to ``removal.helpers``
     processes: the same result, the same acts and the same figures (in ``removal.outcome``)."""
     errors = removal.outcome.errors
-    name = os.path.basename(root)
-    try:
-        info = os.lstat(name, dir_fd=parent_fd)
-    except FileNotFoundError:
+    opened = core_walk.open_root(root, parent_fd, errors)
+    if opened is None:
         return None
-    except OSError as error:
-        errors.add(root, error)
-        return None
-    if is_link_like(info) or not stat.S_ISDIR(info.st_mode):
-        return None
-    try:
-        fd = core_walk.open_dir(name, parent_fd, root)
-    except OSError as error:
-        if error.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
-            errors.add(root, error)
-        return None
+    fd = opened[0]
     if fd is None:  # pragma: no cover - only where descriptors are not available, and then nothing is shared
         return core_walk.walk(root, visit, errors=errors, dry_run=removal.dry_run, parent_fd=parent_fd)
     try:

@@ -248,6 +248,22 @@ def walk(
     last component, so nothing on the way to it is looked up by path again. The walk stays on ``root``'s file system:
     a folder with another device number (a mount inside the cache) is reported and not entered.
     """
+    opened = open_root(root, parent_fd, errors)
+    if opened is None:
+        return None
+    fd, info = opened
+    try:
+        device = os.fstat(fd).st_dev if fd is not None else info.st_dev
+        return _walk_dir(root, fd, 0, visit, errors, dry_run, device)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def open_root(root: str, parent_fd: Optional[int], errors: WalkErrors) -> Optional[tuple[Optional[int], os.stat_result]]:
+    """The folder a walk starts at, opened without following a link (relative to ``parent_fd`` when given): its
+    descriptor (None without descriptors) and its lstat; None when it is gone, a link, no folder or unreadable
+    (reported in ``errors`` unless it vanished or is a link)."""
     name = os.path.basename(root)
     try:
         info = os.lstat(name, dir_fd=parent_fd) if parent_fd is not None and _FD_MODE else os.lstat(root)
@@ -259,17 +275,11 @@ def walk(
     if is_link_like(info) or not stat.S_ISDIR(info.st_mode):
         return None
     try:
-        fd = open_dir(name, parent_fd, root)
+        return open_dir(name, parent_fd, root), info
     except OSError as error:
         if error.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
             errors.add(root, error)
         return None
-    try:
-        device = os.fstat(fd).st_dev if fd is not None else info.st_dev
-        return _walk_dir(root, fd, 0, visit, errors, dry_run, device)
-    finally:
-        if fd is not None:
-            os.close(fd)
 
 
 GONE = object()  # a sub-folder that vanished before it could be opened: not told to the visitor at all
