@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 import tracemalloc
 
@@ -93,8 +92,8 @@ def _peaks(cache: str, *, warm: bool) -> dict[str, int]:
 def one_folder(tmp_path_factory):
     """Caches made once for this module: ``one_folder(layout, entries)`` is a cache whose one large folder holds that."""
     made: dict[tuple[str, int], str] = {}
-    # In memory where the system has a tmpfs for it: tens of thousands of files made on a busy disk take long.
-    base = tempfile.mkdtemp(prefix="fleet-cache-memory-", dir="/dev/shm") if os.access("/dev/shm", os.W_OK) else str(tmp_path_factory.mktemp("memory"))
+    # In memory where the system has a tmpfs for it (see the conftest's scratch): tens of thousands of files.
+    base = str(tmp_path_factory.mktemp("memory"))
 
     def cache(layout: str, entries: int) -> str:
         if (layout, entries) not in made:
