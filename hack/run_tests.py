@@ -5,7 +5,8 @@ Stages, in order (each one's full output goes to .build/reports/STAGE.log):
 
   copy         the files git sees -> .build/ansible_collections/fleet/cache (ansible-test needs that path)
   sanity       ansible-test sanity, every test; missing programs/interpreters are reported as skipped
-  units        ansible-test units --venv on each target Python (3.9 .. newest supported) found here
+  units        ansible-test units --venv on each target Python (3.9 .. newest supported) found here; the
+               controller's tests (action, lookup, plugin_utils) on the newest one only
   integration  ansible-test integration --local (the venv's python) on tests/integration/targets/*
   oracle       pytest tests/oracle (the differential tests against real pip), run from the checkout, a process per file
   lint         ruff check, ruff format --check, mypy (plugins/), ansible-lint (roles/, playbooks/)
@@ -328,11 +329,18 @@ def stage_units(result: Result, env: dict[str, str], available: dict[str, str], 
     missing = [v for v in supported if v not in available]
     if missing:
         result.notes.append("no interpreter here for Python " + ", ".join(missing))
+    # The controller's tests (action, lookup and plugin_utils plugins) run once, on the newest Python here: ansible-test
+    # would run them on each controller Python (3.12 and later). The sanity stage compiles and imports them on every one.
+    controller_on = max(versions, key=lambda v: tuple(int(part) for part in v.split(".")), default="")
+    host_targets = [os.path.join("tests", "unit", "plugins", name, "") for name in ("module_utils", "modules")]  # "/": a folder
+    host_targets = [target for target in host_targets if os.path.isdir(os.path.join(COPY, target))]
     for version in versions:
         before = set(glob.glob(os.path.join(COPY, "tests", "output", "junit", "*.xml")))
         offset = log_size(log)
         started = time.monotonic()
         cmd = ["ansible-test", "units", "--venv", "--python", version, *COLOR, *shlex.split(os.environ.get("UNITS_ARGS", ""))]
+        if version != controller_on and host_targets:
+            cmd += host_targets
         status = run(cmd, log, cwd=COPY, env=env, append=True)
         files = sorted(set(glob.glob(os.path.join(COPY, "tests", "output", "junit", f"python{version}-*-units.xml"))) - before)
         failures: list[str] = []

@@ -20,32 +20,42 @@ package of their own beside the launcher.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 import traceback
+from types import ModuleType
 from typing import Any, Callable, Optional
 
 from ._core.errors import CacheError, InvalidValue
-from ._tasks import pip_cache, pip_cache_info, pip_config
 
 MODULES = ("pip_cache_info", "pip_cache", "pip_config")
 
 Task = Callable[..., dict[str, Any]]  # (params, warn, *, check_mode, diff) -> the module's result
-_TASKS: dict[str, Task] = {"pip_cache_info": pip_cache_info.report, "pip_cache": pip_cache.run, "pip_config": pip_config.manage}
-_SPECS: dict[str, Callable[[], dict[str, Any]]] = {
-    "pip_cache_info": pip_cache_info.module_spec,
-    "pip_cache": pip_cache.module_spec,
-    "pip_config": pip_config.module_spec,
-}
+_TASKS: dict[str, Task] = {}
+"""Each module's task, imported when first used: a module imports (and Ansible ships with it) only its own task's
+files, which its file in plugins/modules names."""
+
+
+def task_module(module_name: str) -> ModuleType:
+    """The module's file in ``_tasks`` (its task as ``TASK``, and ``module_spec``), imported by name."""
+    if module_name not in MODULES:
+        raise ValueError(f"unknown module {module_name!r}; one of {', '.join(MODULES)}")
+    return importlib.import_module(f"._tasks.{module_name}", __package__)
+
+
+def task_of(module_name: str) -> Task:
+    if module_name not in _TASKS:
+        _TASKS[module_name] = task_module(module_name).TASK
+    return _TASKS[module_name]
 
 
 def module_spec(module_name: str) -> dict[str, Any]:
     """AnsibleModule's keyword arguments for a module: argument_spec and the constraints between options (each task
     owns its module's)."""
-    if module_name not in _SPECS:
-        raise ValueError(f"unknown module {module_name!r}; one of {', '.join(MODULES)}")
-    return _SPECS[module_name]()
+    spec: dict[str, Any] = task_module(module_name).module_spec()
+    return spec
 
 
 def failure(error: CacheError) -> dict[str, Any]:
@@ -156,7 +166,7 @@ def run(
     ``given`` is the task's arguments as written, before AnsibleModule converted them (see ``check_given``). Every
     text of the result and of the warnings is valid UTF-8 (see ``printable``).
     """
-    task = _TASKS[module_name]
+    task = task_of(module_name)
     warnings: list[str] = []
     say = warnings.append if warn is None else warn
 
@@ -183,10 +193,13 @@ def finish(module: Any, result: dict[str, Any]) -> None:
     module.exit_json(**result)
 
 
-def module_main(module_name: str, ansible_module: Any, load_params: Callable[[], Any]) -> None:
-    """A Python module's main(): ``ansible_module`` (AnsibleModule) built from the module's spec, the task run with
-    its validated params and module.warn, and the module ended by ``finish``. ``load_params`` (Ansible's
-    ``_load_params``) gives the arguments as the task wrote them, before AnsibleModule converts them."""
+def module_main(task: ModuleType, ansible_module: Any, load_params: Callable[[], Any]) -> None:
+    """A Python module's main(): ``ansible_module`` (AnsibleModule) built from the spec of ``task`` (the module's file
+    in ``_tasks``, which the module imports so that Ansible ships it), the task run with its validated params and
+    module.warn, and the module ended by ``finish``. ``load_params`` (Ansible's ``_load_params``) gives the arguments
+    as the task wrote them, before AnsibleModule converts them."""
+    module_name = task.MODULE
+    _TASKS.setdefault(module_name, task.TASK)
     given = load_params()
     module = module_class(ansible_module)(**module_spec(module_name), supports_check_mode=True)
     finish(module, run(module_name, module.params, module.check_mode, module._diff, warn=module.warn, given=given))
@@ -212,7 +225,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         with open(args[0], encoding="utf-8") as handle:
             request = json.load(handle)
         module_name = request["module"]
-        if module_name not in _TASKS:
+        if module_name not in MODULES:
             raise ValueError(f"unknown module {module_name!r}")
         params = _expand_paths(request["params"], module_name)
         result = run(module_name, params, bool(request.get("check_mode")), bool(request.get("diff")), given=request.get("given"))

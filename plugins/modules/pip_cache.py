@@ -346,11 +346,12 @@ caches:
 from ansible.module_utils.basic import AnsibleModule, _load_params
 
 from ansible_collections.fleet.cache.plugins.module_utils._entry import module_main
+from ansible_collections.fleet.cache.plugins.module_utils._tasks import pip_cache as task
 
 
 def main() -> None:
     # The task gets the validated params and module.warn; a typed error comes back as the failure finish passes to fail_json.
-    module_main("pip_cache", AnsibleModule, _load_params)
+    module_main(task, AnsibleModule, _load_params)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ from .._pip.host import HostContext
 from .._pip.resolve import resolve
 from .._pip.targets import accounts, common_argument_spec, context_for, interpreter_prefixes, needs_root
 
+MODULE = "pip_config"
+"""The module this file is the task of."""
+
 
 def _read(path: str, *, option: Optional[str] = None) -> Optional[str]:
     """A configuration file's text exactly as stored (line endings kept); None when it does not exist.
@@ -323,3 +326,7 @@ def module_spec() -> dict[str, Any]:
     )
     constraints: dict[str, Any] = {"required_if": [("state", "present", ("value",))]}
     return dict(argument_spec=argument_spec, **constraints)
+
+
+TASK = manage
+"""The entry point's call: (params, warn, *, check_mode, diff) -> the module's result."""

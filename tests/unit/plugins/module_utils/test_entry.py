@@ -11,6 +11,7 @@ import errno
 import inspect
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -44,10 +45,36 @@ def test_the_tasks_take_params_and_a_warning_callback_not_a_module():
         used.update(node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "module")
         used.update(node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id in ("module", "EngineModule", "_Options", "_Printable"))
     assert used == set(), "no AnsibleModule, nor a stand-in for one, reaches the engine"
-    for task in engine_entry._TASKS.values():
+    for task in (engine_entry.task_of(name) for name in MODULES):
         parameters = inspect.signature(task).parameters
         assert list(parameters) == ["params", "warn", "check_mode", "diff"], task
         assert parameters["check_mode"].kind is parameters["diff"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+# What a module's run imports of the engine beyond its own task: nothing of another module's task.
+OTHERS_ONLY = {
+    "pip_cache_info": ["_tasks.pip_cache", "_tasks.pip_config", "_pip.remove", "_pip.config_edit"],
+    "pip_cache": ["_tasks.pip_cache_info", "_tasks.pip_config", "_pip.config_edit"],
+    "pip_config": ["_tasks.pip_cache", "_tasks.pip_cache_info", "_pip.remove", "_pip.scan"],
+}
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_a_module_imports_only_its_own_task(module_name):
+    """A module file imports its task (so that Ansible ships those files with it) and the entry point imports no other
+    task: each module run compiles and loads only what it uses."""
+    code = (
+        f"import sys\nfrom ansible_collections.fleet.cache.plugins.modules import {module_name}\n"
+        "from ansible_collections.fleet.cache.plugins.module_utils import _entry\n"
+        f"_entry.module_spec({module_name!r})\n"
+        "prefix = 'ansible_collections.fleet.cache.plugins.module_utils.'\n"
+        "print('\\n'.join(sorted(name[len(prefix):] for name in sys.modules if name.startswith(prefix))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(proc.stdout.split())
+    assert f"_tasks.{module_name}" in loaded and "_entry" in loaded, loaded
+    assert not loaded & set(OTHERS_ONLY[module_name]), sorted(loaded & set(OTHERS_ONLY[module_name]))
 
 
 def test_run_reports_a_cache(cache):
