@@ -62,7 +62,7 @@ OTHERS_ONLY = {
 @pytest.mark.parametrize("module_name", MODULES)
 def test_a_module_imports_only_its_own_task(module_name):
     """A module file imports its task (so that Ansible ships those files with it) and the entry point imports no other
-    task: each module run compiles and loads only what it uses."""
+    task: each module run compiles and loads only what it uses. (-B: no __pycache__ written beside the modules.)"""
     code = (
         f"import sys\nfrom ansible_collections.fleet.cache.plugins.modules import {module_name}\n"
         "from ansible_collections.fleet.cache.plugins.module_utils import _entry\n"
@@ -70,7 +70,8 @@ def test_a_module_imports_only_its_own_task(module_name):
         "prefix = 'ansible_collections.fleet.cache.plugins.module_utils.'\n"
         "print('\\n'.join(sorted(name[len(prefix):] for name in sys.modules if name.startswith(prefix))))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-B", "-c", code], capture_output=True, text=True, check=False, env=env)
     assert proc.returncode == 0, proc.stderr
     loaded = set(proc.stdout.split())
     assert f"_tasks.{module_name}" in loaded and "_entry" in loaded, loaded
