@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Deterministic pip caches in pip's real on-disk layout, for the benchmarks. Standard library only.
 
 ``generate(dest, files, seed)`` writes exactly ``files`` files under ``dest`` (a cache directory), laid out the way

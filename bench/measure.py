@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Timing, peak memory and fresh copies for the benchmarks. Standard library only.
 
 Each measurement is one fresh child process: wall-clock time from spawn to exit, and its peak resident set

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`make bench`: fleet.cache's engine and modules against pip and coreutils, on generated caches.
 
     .venv/bin/python bench/run.py                          # 100,000 and 1,000,000 files (what `make bench` runs)

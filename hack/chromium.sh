@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # A headless Chromium for the test that opens the HTML report (tests/oracle/test_role_fleet.py), installed by
 # hack/setup.sh --test when none is on PATH: with apt-get, as root, on Debian and Ubuntu. Quiet; its log is
 # .build/chromium-install.log.

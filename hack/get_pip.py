@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Offline stand-in for the get-pip.py that ansible-test downloads to bootstrap pip in its virtualenvs.
 
 ansible-test (ansible_test/_util/target/setup/requirements.py, bootstrap()) runs

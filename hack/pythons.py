@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Find the real Python interpreters on this machine (PATH and pyenv's versions folder).
 
 pyenv shims exit 127 for versions that are not activated, so every candidate is run once

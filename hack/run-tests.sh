@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # `make test`: set up (hack/setup.sh --test), then every test stage (hack/run_tests.py).
 # Keeps going after a failed stage; the last line is "N passed, N failed, N skipped";
 # exits non-zero when anything failed. See README.md, "Testing".

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Run every test stage of the collection, keep going after failures, and count the results.
 
 Called by hack/run-tests.sh (`make test`) with the controller venv's python, after hack/setup.sh --test.

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Set up the controller virtualenv (.venv/) and build + install the collection (.build/).
 #
 #   hack/setup.sh          controller tools (requirements/controller.txt)

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The collection's files as git sees them (tracked + untracked-not-ignored), for building and testing.
 
 ansible-test must run from a real directory named ansible_collections/NAMESPACE/NAME (a symlink to the

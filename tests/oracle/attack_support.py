@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The pieces of the attack suite (test_attacks.py): real local accounts, the victims an attack must not reach (with
 their owner, mode and SHA-256 before and after every round), the attacker as a separate process running with the
 attacking account's uid, gid and groups and timed on root's progress with inotify, the tally behind the summary line,

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Import the collection's engine (plugins/module_utils) without an installed collection.
 
 The engine is standard library only; it is imported as ansible_collections.fleet.cache... by

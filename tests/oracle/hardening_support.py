@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The pieces of the hardening suite (test_hardening.py): the tally behind its summary line, a checksummed decoy
 tree outside the cache, caches in pip's layout made on the spot, the engine in a subprocess that can be killed
 or run as another user, and module runs that tell a clear failure from a crash."""

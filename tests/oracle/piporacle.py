@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Real pip as the oracle: pip venvs of several versions, a loopback package index, caches real pip filled.
 
 "pip is the truth": every behaviour of fleet.cache is proven by differential tests against real pip on

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Run the collection's playbooks and role with ansible-playbook from the controller venv, the collection taken
 from this checkout, and read the outcome (each host's PLAY RECAP counts, the output)."""
 

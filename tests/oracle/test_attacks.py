@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Attacks by a real unprivileged local account on root running the collection (issue 15; the rules are in
 docs/docsite/rst/guide_security.rst, "Security model: root acting for users").
 

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`make bench` cannot rot: bench/run.py --smoke on a tiny cache yields every row of the table, with numbers.
 
 Nothing here asserts a speed: the smoke cache is a few hundred files and one run, too small to mean anything.

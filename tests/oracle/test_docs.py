@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The collection as the Ansible ecosystem's own tools see it.
 
 - ``antsibull-docs lint-collection-docs --plugin-docs`` on the collection (plugin and role docs, docs/docsite/).
@@ -25,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -282,6 +286,29 @@ def test_galaxy_importer(tools: Path, artifact: Path, tmp_path: Path) -> None:
     found = {(item["content_type"], item["name"]) for item in result["contents"]}
     for role in ROLES:
         assert ("role", role) in found, f"galaxy-importer did not find role {role}"
+
+
+def test_licence_file_and_headers_agree(collection: Path, artifact: Path) -> None:
+    """galaxy.yml's licence is the COPYING file's (the GPL v3 text), the built collection carries that file, and every
+    program file says the same in its SPDX line."""
+    galaxy = yaml.safe_load((collection / "galaxy.yml").read_text())
+    assert galaxy.get("license") == ["GPL-3.0-or-later"], galaxy.get("license")
+    licence = (collection / "COPYING").read_text()
+    assert licence.lstrip().startswith("GNU GENERAL PUBLIC LICENSE") and "Version 3, 29 June 2007" in licence.split("\n", 3)[1]
+    assert "How to Apply These Terms to Your New Programs" in licence, "COPYING holds the whole licence text"
+    with tarfile.open(artifact) as archive:
+        shipped = archive.extractfile("COPYING")
+        assert shipped is not None and shipped.read().decode() == licence, "the built collection carries COPYING as it is"
+    wrong = []
+    for path in sorted(collection.rglob("*")):
+        parts = path.relative_to(collection).parts
+        if path.suffix not in (".py", ".sh", ".ps1") or not path.is_file() or parts[:2] == ("tests", "output"):
+            continue
+        head = path.read_text(errors="replace").splitlines()[:6]
+        identifiers = [line.split("SPDX-License-Identifier:", 1)[1].strip() for line in head if "SPDX-License-Identifier:" in line]
+        if identifiers != ["GPL-3.0-or-later"]:
+            wrong.append(f"{path.relative_to(collection)}: {identifiers or 'no SPDX line in its first 6 lines'}")
+    assert not wrong, "\n".join(wrong)
 
 
 # --- ansible-doc ---------------------------------------------------------------------------------

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Hardening: races, faults, hostile caches, interruption, bad input and properties (issue 8).
 
 Every scenario checks a decoy tree outside the cache (sha256 of every file, before and after) and counts the

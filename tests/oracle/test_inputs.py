@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Inputs that did what nobody meant, run as a user runs them: the real ``ansible`` command (with Ansible's own syslog
 logging on), real local accounts made for the test, and pip run as them for the expected answer."""
 

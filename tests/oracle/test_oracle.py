@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The oracle itself is checked here: real pip filled the caches, the index behaves, the parsers read real output."""
 
 from __future__ import annotations

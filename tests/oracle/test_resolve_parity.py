@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The resolver against real pip on Linux: which directory, and whether the cache is disabled.
 
 Each case writes configuration files and variables into an isolated environment, asks real pip

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The engine's command line (plugins/module_utils/_cli.py), the job the pip_cache_policy role schedules:
 the same result as the pip_cache module, on a host without Ansible, and its upkeep commands (move, fix-ownership);
 the launcher the role installs, which refuses to start on anything someone other than root could change."""

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A simulated fleet: twenty hosts reached with local connections, each with its own HOME and cache, and one that
 cannot be reached. fleet.cache.report's figures equal the sizes on disk; fleet.cache.enforce brings every host
 within the budget; the HTML page renders in headless Chromium with its chart, and a screenshot is kept."""

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet.cache.pip_cache_policy role on this host, with real local users whose caches real pip filled.
 
 Every state runs three times - check mode, real, real: check mode changes nothing on disk (the trees are read back

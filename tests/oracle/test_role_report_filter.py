@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The report filters of the fleet.cache.report playbook: aggregation, totals, the top and the rest, every format."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The pip_cache_policy role and the collection's playbooks against a host that Ansible takes for Windows.
 
 No Windows host runs here, so one is stood in for (tests/oracle/windows_fakes/, copied into test collections):

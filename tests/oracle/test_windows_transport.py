@@ -1,3 +1,6 @@
+# Copyright (c) fleet.cache contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The Windows transport against real pip, on this host: ``fleet_cache_transport=engine``.
 
 The action plugins send Windows hosts the engine (a zip of plugins/module_utils with its packages) and a launcher,
