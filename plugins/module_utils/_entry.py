@@ -33,22 +33,19 @@ from ._core.errors import CacheError, InvalidValue
 MODULES = ("pip_cache_info", "pip_cache", "pip_config")
 
 Task = Callable[..., dict[str, Any]]  # (params, warn, *, check_mode, diff) -> the module's result
-_TASKS: dict[str, Task] = {}
-"""Each module's task, imported when first used: a module imports (and Ansible ships with it) only its own task's
-files, which its file in plugins/modules names."""
 
 
 def task_module(module_name: str) -> ModuleType:
-    """The module's file in ``_tasks`` (its task as ``TASK``, and ``module_spec``), imported by name."""
+    """The module's file in ``_tasks`` (its task as ``TASK``, and ``module_spec``), imported by name when first used: a
+    module imports (and Ansible ships with it) only its own task's files, which its file in plugins/modules names."""
     if module_name not in MODULES:
         raise ValueError(f"unknown module {module_name!r}; one of {', '.join(MODULES)}")
     return importlib.import_module(f"._tasks.{module_name}", __package__)
 
 
 def task_of(module_name: str) -> Task:
-    if module_name not in _TASKS:
-        _TASKS[module_name] = task_module(module_name).TASK
-    return _TASKS[module_name]
+    task: Task = task_module(module_name).TASK
+    return task
 
 
 def module_spec(module_name: str) -> dict[str, Any]:
@@ -198,8 +195,7 @@ def module_main(task: ModuleType, ansible_module: Any, load_params: Callable[[],
     in ``_tasks``, which the module imports so that Ansible ships it), the task run with its validated params and
     module.warn, and the module ended by ``finish``. ``load_params`` (Ansible's ``_load_params``) gives the arguments
     as the task wrote them, before AnsibleModule converts them."""
-    module_name = task.MODULE
-    _TASKS.setdefault(module_name, task.TASK)
+    module_name = task.__name__.rpartition(".")[2]  # run() imports the same file again by this name
     given = load_params()
     module = module_class(ansible_module)(**module_spec(module_name), supports_check_mode=True)
     finish(module, run(module_name, module.params, module.check_mode, module._diff, warn=module.warn, given=given))

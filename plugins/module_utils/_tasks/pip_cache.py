@@ -24,9 +24,6 @@ from .._pip.scan import scan
 from .._pip.targets import Target, acting_identity, common_argument_spec, homes, host_platform, targets
 from .._pip.version import parse_requirement
 
-MODULE = "pip_cache"
-"""The module this file is the task of."""
-
 
 def build_request(params: dict[str, Any]) -> Request:
     """The removal ``params`` ask for (state, name, match, downloads, purge_extras, max_age, max_size, ci, min_age)."""

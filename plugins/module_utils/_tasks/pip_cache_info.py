@@ -24,9 +24,6 @@ from .._pip.scan import scan
 from .._pip.targets import acting_identity, common_argument_spec, homes, host_platform, targets
 from .._pip.version import parse_requirement
 
-MODULE = "pip_cache_info"
-"""The module this file is the task of."""
-
 
 def report(params: dict[str, Any], warn: Callable[[str], None], *, check_mode: bool = False, diff: bool = False) -> dict[str, Any]:
     """The pip_cache_info module: ``params`` as its argument spec validated them (``module_spec``). It only reads, so

@@ -27,9 +27,6 @@ from .._pip.host import HostContext
 from .._pip.resolve import resolve
 from .._pip.targets import accounts, common_argument_spec, context_for, interpreter_prefixes, needs_root
 
-MODULE = "pip_config"
-"""The module this file is the task of."""
-
 
 def _read(path: str, *, option: Optional[str] = None) -> Optional[str]:
     """A configuration file's text exactly as stored (line endings kept); None when it does not exist.

@@ -287,7 +287,7 @@ def test_warnings_are_printable_too(monkeypatch):
         warn("caf\udce9")
         return {"changed": False}
 
-    monkeypatch.setitem(engine_entry._TASKS, "pip_cache_info", task)
+    monkeypatch.setattr(engine_entry, "task_of", lambda _name: task)
     assert run("pip_cache_info", {})["warnings"] == ["caf\\xe9"]
     warned: list[str] = []
     assert run("pip_cache_info", {}, warn=warned.append) == {"changed": False}
