@@ -25,12 +25,23 @@ options:
         as root.
     type: bool
     default: true
+  windows:
+    description:
+      - Whether the engine is for a Windows host. V(true) first checks that the controller can load the
+        C(ansible.windows) modules the role's Windows tasks use (C(ansible.windows) is an optional dependency of
+        this collection, not installed with it), and fails with a message naming the collection when it cannot.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
 - name: Build the engine's archive and launcher
   ansible.builtin.set_fact:
     engine: "{{ lookup('fleet.cache.pip_cache_engine', check=true) }}"
+
+- name: The same for a Windows host, failing early when the controller lacks ansible.windows
+  ansible.builtin.set_fact:
+    engine: "{{ lookup('fleet.cache.pip_cache_engine', check=false, windows=true) }}"
 
 - name: Install the archive
   ansible.builtin.copy:
@@ -71,6 +82,8 @@ import hashlib
 from typing import Any, Optional
 
 from ansible import constants as C
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.loader import action_loader, module_loader
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.fleet.cache.plugins.plugin_utils._engine_bundle import (
@@ -81,10 +94,37 @@ from ansible_collections.fleet.cache.plugins.plugin_utils._engine_bundle import 
     role_check_source,
 )
 
+# The ansible.windows modules the pip_cache_policy role's Windows tasks use (tasks/*_windows.yml).
+WINDOWS_MODULES = ("win_command", "win_copy", "win_file", "win_powershell", "win_stat")
+
+
+def missing_windows_modules() -> list[str]:
+    """The WINDOWS_MODULES that the controller cannot load, as a task would look for them (an action plugin or a module)."""
+    return [
+        name
+        for name in WINDOWS_MODULES
+        if not any(loader.find_plugin_with_context(f"ansible.windows.{name}").resolved for loader in (action_loader, module_loader))
+    ]
+
+
+def windows_modules_message(missing: list[str]) -> str:
+    """What a user is told when ``missing`` (some of WINDOWS_MODULES) cannot be loaded: all of them, the collection is
+    not installed; some, it is too old for the role."""
+    head = "fleet.cache.pip_cache_policy: Windows hosts need"
+    if len(missing) == len(WINDOWS_MODULES):
+        return f"{head} the ansible.windows collection on the controller: ansible-galaxy collection install ansible.windows"
+    names = ", ".join(f"ansible.windows.{name}" for name in missing)
+    upgrade = "ansible-galaxy collection install --upgrade ansible.windows"
+    return f"{head} a newer ansible.windows collection on the controller (the one installed has no {names}): {upgrade}"
+
 
 class LookupModule(LookupBase):
     def run(self, terms: list[Any], variables: Optional[dict[str, Any]] = None, **kwargs: Any) -> list[dict[str, str]]:
         self.set_options(var_options=variables, direct=kwargs)
+        if self.get_option("windows"):
+            missing = missing_windows_modules()
+            if missing:
+                raise AnsibleLookupError(windows_modules_message(missing))
         digest = archive_sha256()
         launcher = launcher_source(job=True, check=bool(self.get_option("check")), digest=digest)
         return [

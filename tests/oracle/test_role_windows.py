@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The pip_cache_policy role and the collection's playbooks against a host that Ansible takes for Windows.
 
-No Windows host runs here, so one is stood in for (tests/oracle/windows_fakes/, copied into test collections):
+No Windows host runs here, so one is stood in for (tests/unit/plugins/windows_fakes/, copied into test collections):
 
 - the connection plugins ``fleet_test.windows.winrm`` (the real ``powershell`` shell plugin, as WinRM has) and
   ``fleet_test.windows.ssh`` (``ansible_shell_type: powershell``, as SSH to Windows has) decode every
@@ -36,7 +36,7 @@ from engine import copy_engine
 from ansible_collections.fleet.cache.plugins.plugin_utils import _engine_bundle as bundle
 from playbooks import VENV_BIN, Run, ansible_env, collections_path, disk_usage, fake_cache, playbook, write_inventory
 
-FAKES = Path(__file__).parent / "windows_fakes"
+FAKES = Path(__file__).resolve().parents[1] / "unit" / "plugins" / "windows_fakes"  # shared with the unit tests
 ENGINE_DIR = "C:\\ProgramData\\fleet-cache"
 LAUNCHER = ENGINE_DIR + "\\fleet-cache.py"
 ARCHIVE = ENGINE_DIR + "\\fleet_cache_engine.zip"

@@ -28,9 +28,10 @@ from ansible.plugins import loader as plugin_loader
 from ansible.plugins.loader import action_loader, connection_loader, shell_loader
 from ansible.template import Templar
 
-# One reader of PowerShell's quoting and of the engine script for the unit tests and the oracle's stand-in Windows host.
-from ansible_collections.fleet.cache.tests.oracle.windows_fakes.fake_connection import pwsh_tokens, script_steps
 from ansible_collections.fleet.cache.tests.unit.plugins.conftest import patch_module_args
+
+# One reader of PowerShell's quoting and of the engine script for the unit tests and the oracle's stand-in Windows host.
+from ansible_collections.fleet.cache.tests.unit.plugins.windows_fakes.fake_connection import pwsh_tokens, script_steps
 
 WINDOWS_TEMP = "C:\\Users\\O'Brien Smith\\AppData\\Local\\Temp"
 # (connection, shell): every way Ansible reaches a Windows host.
