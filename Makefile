@@ -1,4 +1,4 @@
-# fleet.cache developer entry points. See README.md ("Quick start", "Testing").
+# fleet.cache developer entry points. See README.md ("Testing") and CONTRIBUTING.md.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -19,9 +19,9 @@ DEMO_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ANSIBLE_COLLECTIONS_SCAN_SYS
 
 help:
 	@echo "make demo    set up .venv + the collection, then run $(DEMO_PLAYBOOK) against localhost"
-	@echo "make test    every test stage (hack/run-tests.sh); last line: N passed, N failed"
+	@echo "make test    every test session (hack/run-tests.sh: nox -s test; nox -l lists them); last line: N passed, N failed, N skipped"
 	@echo "make bench   bench/run.py: engine and modules against pip, du and rm (SIZES=, RUNS=, DESTRUCTIVE_RUNS=, DESTRUCTIVE_MAX=, BENCH_ARGS=)"
-	@echo "make fmt     ruff format + ruff check --fix on plugins/ tests/ hack/ bench/"
+	@echo "make fmt     ruff format + ruff check --fix on plugins/ tests/ hack/ bench/ extensions/ noxfile.py"
 	@echo "make clean   remove .venv, .build and test output"
 
 setup:
@@ -33,7 +33,7 @@ demo: setup
 	@$(DEMO_ENV) $(VENV)/bin/ansible-playbook $(DEMO_PLAYBOOK) $(DEMO_ARGS)
 
 test:
-	@hack/run-tests.sh
+	@hack/run-tests.sh $(ARGS)
 
 # make bench SIZES=100000 RUNS=5 DESTRUCTIVE_RUNS=3 DESTRUCTIVE_MAX=1000000 BENCH_ARGS="--smoke" (bench/run.py --help)
 BENCH_OPTS = $(if $(SIZES),--sizes $(SIZES)) $(if $(RUNS),--runs $(RUNS)) $(if $(DESTRUCTIVE_MAX),--destructive-max $(DESTRUCTIVE_MAX)) $(if $(DESTRUCTIVE_RUNS),--destructive-runs $(DESTRUCTIVE_RUNS)) $(BENCH_ARGS)
@@ -43,9 +43,9 @@ bench:
 
 fmt:
 	@hack/setup.sh --test
-	@paths=$$(for p in plugins tests hack bench; do [ -d $$p ] && echo $$p; done); \
+	@paths=$$(for p in plugins tests hack bench extensions noxfile.py; do [ -e $$p ] && echo $$p; done); \
 	$(VENV)/bin/ruff format $$paths && $(VENV)/bin/ruff check --fix $$paths
 
 clean:
-	rm -rf .venv .build .reports tests/output .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .build .nox .reports tests/output .mypy_cache .ruff_cache .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -6,7 +6,7 @@
 ansible-test (ansible_test/_util/target/setup/requirements.py, bootstrap()) runs
     python get_pip_X_Y.py [pip options] pip==X.Y --no-setuptools --no-wheel
 from ~/.ansible/test/cache/ and downloads the script first when it is not there. Where that download
-is not reachable, hack/run-tests.sh puts this file there instead (only when none exists). It installs
+is not reachable, noxfile.py puts this file there instead, in the home it gives ansible-test. It installs
 the interpreter's bundled pip with ensurepip, then lets that pip install the requested packages from
 the package index (so the pip version ansible-test asked for is the one that ends up installed).
 Standard library only, Python >= 3.9 (the oldest target ansible-test supports).

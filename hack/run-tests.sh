@@ -2,9 +2,10 @@
 # Copyright (c) fleet.cache contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-# `make test`: set up (hack/setup.sh --test), then every test stage (hack/run_tests.py).
-# Keeps going after a failed stage; the last line is "N passed, N failed, N skipped";
-# exits non-zero when anything failed. See README.md, "Testing".
+# `make test`: set up (hack/setup.sh --test: .venv with the pinned tools, nox among them), then `nox -s test`
+# (noxfile.py: every session in two lanes). The last line is "N passed, N failed, N skipped"; the exit status is
+# non-zero when anything failed. Arguments go to nox (e.g. `make test ARGS="-s lint"` runs that session alone).
+# See CONTRIBUTING.md, "Test sessions".
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,4 +20,19 @@ if ! "$ROOT/hack/setup.sh" --test; then
 fi
 echo "   -> .venv ($("$ROOT/.venv/bin/python" -c "import sys, ansible.release as r; print(\"Python %s, ansible-core %s\" % (sys.version.split()[0], r.__version__))")) and .build/collections ready ($((SECONDS - start))s)"
 
-exec "$ROOT/.venv/bin/python" "$ROOT/hack/run_tests.py" "$@"
+COUNTS="$ROOT/.build/reports/counts.txt"
+rm -f "$COUNTS"
+if [ "$#" -gt 0 ]; then
+    FLEET_CACHE_SETUP_DONE=1 "$ROOT/.venv/bin/nox" "$@"
+    exit $?
+fi
+FLEET_CACHE_SETUP_DONE=1 "$ROOT/.venv/bin/nox" --session test
+status=$?
+if [ -s "$COUNTS" ]; then
+    cat "$COUNTS"
+else
+    echo "nox -s test ended (exit $status) before counting; see the messages above"
+    echo "0 passed, 1 failed, 0 skipped"
+    status=1
+fi
+exit "$status"

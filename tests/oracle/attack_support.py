@@ -737,7 +737,7 @@ def swap_when_root_opens(watched: Path, swapped: Path, target: Path) -> Plan:
 
 
 def collections_for(tmp: Path) -> str:
-    """The installed collection (FLEET_CACHE_COLLECTIONS_PATH, as hack/run-tests.sh sets it), else this checkout."""
+    """The installed collection (FLEET_CACHE_COLLECTIONS_PATH, as the oracle nox session sets it), else this checkout."""
     installed = os.environ.get("FLEET_CACHE_COLLECTIONS_PATH")
     if installed and Path(installed, "ansible_collections", "fleet", "cache").is_dir():
         return installed
