@@ -30,6 +30,7 @@ counts those (a session without JUnit counts as one test) and writes each lane's
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shlex
@@ -242,7 +243,22 @@ def _ansible_test(session: nox.Session, args: list[str], junit_glob: str) -> Non
     real_config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     target = _junit_dir(session)
     color = ["--color", "no" if PLAIN else "yes"]
+    # ansible-test --venv keeps a virtualenv per Python in tests/output/.tmp/delegation (reused while its marker file
+    # is there): kept in its home, a fresh checkout does not build them again (half of a units session's time). One
+    # ansible-test at a time uses them (the lock), whichever checkout it runs from.
+    delegation = home / "delegation" / f"ansible-core-{_ansible_core_version()}"
+    delegation.mkdir(parents=True, exist_ok=True)
+    link = output / ".tmp" / "delegation"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not (link.is_symlink() and os.readlink(link) == str(delegation)):
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        elif link.is_dir():
+            shutil.rmtree(link)
+        link.symlink_to(delegation)
+    lock = open(home / "delegation.lock", "w")  # noqa: SIM115  (held for the whole run, closed below)
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         with session.chdir(COPY):
             session.run(
                 str(VENV_BIN / "ansible-test"),
@@ -253,8 +269,15 @@ def _ansible_test(session: nox.Session, args: list[str], junit_glob: str) -> Non
                 external=True,
             )
     finally:
+        lock.close()
         for path in sorted((output / "junit").glob(junit_glob)):
             shutil.copy2(path, target / path.name)
+
+
+def _ansible_core_version() -> str:
+    """The ansible-core version .venv holds (its ansible-test's virtualenvs are kept per version)."""
+    proc = subprocess.run([str(VENV_BIN / "python"), "-c", "import ansible.release as r; print(r.__version__)"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or "unknown"
 
 
 @nox.session(name="ansible-test-sanity", python=False, tags=["ansible-test", "sanity"])
