@@ -643,31 +643,6 @@ def test_systemd_units_escape_specifiers_and_variables(tmp_path: Path, engine_di
         assert refused.returncode != 0 and f"{trusted}/py root " in refused.stdout + refused.stderr, refused.stdout + refused.stderr
 
 
-def test_contradictions_fail_before_anything_changes(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    fake_cache(home / ".cache" / "pip", seed=21, downloads=3, wheels=1, size=1000, now=time.time())
-    before = disk_usage(home)
-    environment = {"HOME": str(home), "XDG_CACHE_HOME": ""}
-    hosts = {
-        "no-budget": local_host(pip_cache_policy_state="limited"),
-        "bad-when": local_host(pip_cache_policy_max_age="1d", pip_cache_policy_schedule=True, pip_cache_policy_schedule_when="noon"),
-        "disabled-relocated": local_host(pip_cache_policy_state="disabled", pip_cache_policy_cache_dir=str(tmp_path / "elsewhere")),
-        "relative-dir": local_host(pip_cache_policy_state="purged", pip_cache_policy_cache_dir="pip-cache"),
-    }
-    inventory = write_inventory(tmp_path / "inventory", {"bad": hosts})
-    play = tmp_path / "bad.yml"
-    play.write_text("---\n- name: Bad policies\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: fleet.cache.pip_cache_policy\n")
-    run = playbook(play, inventory, tmp_path, extra_vars={"pip_cache_policy_users": "root", "pip_cache_policy_environment": environment})
-    assert run.returncode == 2, run.explain()
-    assert {host: counts["failed"] for host, counts in run.recap.items()} == dict.fromkeys(hosts, 1), run.explain()
-    assert (
-        all(f"fatal: [{host}]" in run.stdout or f"failed: [{host}]" in run.stdout for host in hosts)
-        and "state=limited needs max_size, max_age or ci" in run.stdout
-    )
-    assert "(got noon)" in run.stdout
-    assert disk_usage(home) == before and not (tmp_path / "elsewhere").exists()
-
-
 def test_every_task_file_passes_a_syntax_check_windows_included(tmp_path: Path) -> None:
     """The Windows tasks use ansible.windows, not installed here: stand-in modules let ansible-playbook resolve and check them."""
     stubs = tmp_path / "collections" / "ansible_collections" / "ansible" / "windows" / "plugins" / "modules"
