@@ -71,26 +71,27 @@ UNIT_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 ANSIBLE_TEST_PIP = "25.2"
 LINT_PATHS = ("plugins", "tests", "hack", "bench", "extensions", "noxfile.py")
 
-# Seconds each oracle file took on an idle 2-core machine (2026-12-07): the longest start first. Only the order
-# depends on this; a file not listed counts as ORACLE_UNKNOWN.
+# Seconds each oracle file took in `nox -s test` from a fresh clone on a 2-core machine (2026-12-07, beside the other
+# lane): the longest start first. Only the order depends on this; a file not listed counts as ORACLE_UNKNOWN.
 ORACLE_SECONDS = {
-    "test_hardening.py": 153,
-    "test_role_policy.py": 139,
-    "test_attacks.py": 107,
-    "test_pip_config.py": 73,
-    "test_docs.py": 62,
-    "test_role_fleet.py": 57,
+    "test_hardening.py": 265,
+    "test_role_policy.py": 177,
+    "test_attacks.py": 131,
+    "test_pip_config.py": 84,
+    "test_docs.py": 60,
     "test_users_and_prune.py": 45,
-    "test_bench_smoke.py": 42,
-    "test_info_parity.py": 35,
-    "test_oracle.py": 30,
-    "test_resolve_parity.py": 25,
-    "test_remove_parity.py": 24,
-    "test_role_cli.py": 21,
-    "test_role_windows.py": 18,
-    "test_inputs.py": 16,
-    "test_windows_transport.py": 9,
-    "test_role_report_filter.py": 1,
+    "test_info_parity.py": 39,
+    "test_role_fleet.py": 35,
+    "test_oracle.py": 33,
+    "test_remove_parity.py": 31,
+    "test_resolve_parity.py": 30,
+    "test_bench_smoke.py": 25,
+    "test_inputs.py": 19,
+    "test_role_windows.py": 16,
+    "test_role_cli.py": 15,
+    "test_windows_transport.py": 10,
+    "test_execution_environment.py": 3,
+    "test_role_report_filter.py": 2,
 }
 ORACLE_UNKNOWN = 30
 
