@@ -91,7 +91,6 @@ ORACLE_SECONDS = {
     "test_role_cli.py": 15,
     "test_windows_transport.py": 10,
     "test_execution_environment.py": 3,
-    "test_role_report_filter.py": 2,
 }
 ORACLE_UNKNOWN = 30
 

@@ -100,8 +100,8 @@ def report(work: Path, folder: Path, top: int) -> None:
         check(reported == (size, files), f"{name}: reported {reported[0]} B in {reported[1]} files, disk {size} B in {files}")
         check(rows[name]["users"] == ["root"], f"{name}: users {rows[name]['users']}")
         check(rows[name]["cache_dir"] == str(homes(work)[name] / ".cache" / "pip"), f"{name}: cache_dir {rows[name]['cache_dir']}")
-    check(data["totals"]["bytes"] == sum(size for size, _ in disk.values()), "total bytes differ from the disk's")
-    check(data["totals"]["files"] == sum(files for _, files in disk.values()), "total files differ from the disk's")
+    check(data["totals"]["bytes"] == sum(pair[0] for pair in disk.values()), "total bytes differ from the disk's")
+    check(data["totals"]["files"] == sum(pair[1] for pair in disk.values()), "total files differ from the disk's")
     sizes = [row["bytes"] for row in data["caches"]]
     check(sizes == sorted(sizes, reverse=True), "caches not largest first")
     check(data["totals"]["bytes"] == sum(row["bytes"] for row in data["top"]) + data["rest"]["bytes"], "top + rest != total")
@@ -123,10 +123,10 @@ def main(argv: list[str]) -> int:
     elif command == "report":
         report(work, Path(argv[3]), int(argv[4]))
     elif command == "over":
-        over = [name for name, (size, _) in on_disk(work).items() if size > int(argv[3])]
+        over = [name for name, pair in on_disk(work).items() if pair[0] > int(argv[3])]
         check(len(over) >= int(argv[4]), f"only {len(over)} caches over {argv[3]} B: the fleet must start over budget")
     elif command == "within":
-        over = {name: size for name, (size, _) in on_disk(work).items() if size > int(argv[3])}
+        over = {name: pair[0] for name, pair in on_disk(work).items() if pair[0] > int(argv[3])}
         check(not over, f"caches over {argv[3]} B after enforce: {over}")
     else:
         raise SystemExit(f"fleet.py: unknown command {command!r}")

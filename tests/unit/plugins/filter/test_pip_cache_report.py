@@ -11,14 +11,11 @@ import json
 from html.parser import HTMLParser
 from typing import Any
 
-import engine
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleet.cache.plugins.filter import pip_cache_report as report_filter
 from ansible_collections.fleet.cache.plugins.filter import pip_cache_report_render as render_filter
-
-assert engine.REPO_ROOT.is_dir()  # importing engine put this checkout on the path as ansible_collections.fleet.cache
 
 
 def _cache(user: str, directory: str | None, *, http: int = 0, wheels: int = 0, other: int = 0, files: int = 3, reason: str = "") -> dict[str, Any]:
