@@ -31,6 +31,7 @@ counts those (a session without JUnit counts as one test) and writes each lane's
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shlex
@@ -112,8 +113,10 @@ def _setup(session: nox.Session) -> None:
     _link_pythons()
 
 
+@functools.cache
 def _link_pythons() -> dict[str, str]:
-    """.build/pythons: pythonX.Y -> each real interpreter found here (pyenv's shims exit 127 unless activated)."""
+    """.build/pythons: pythonX.Y -> each real interpreter found here (pyenv's shims exit 127 unless activated). Once per
+    nox process: finding them runs every candidate interpreter, and a lane's sessions all ask."""
     found = {f"{major}.{minor}": path for (major, minor), path in pythons.interpreters().items()}
     PYTHON_LINKS.mkdir(parents=True, exist_ok=True)
     for version, path in found.items():
@@ -274,8 +277,9 @@ def _ansible_test(session: nox.Session, args: list[str], junit_glob: str) -> Non
             shutil.copy2(path, target / path.name)
 
 
+@functools.cache
 def _ansible_core_version() -> str:
-    """The ansible-core version .venv holds (its ansible-test's virtualenvs are kept per version)."""
+    """The ansible-core version .venv holds (its ansible-test's virtualenvs are kept per version); once per process."""
     proc = subprocess.run([str(VENV_BIN / "python"), "-c", "import ansible.release as r; print(r.__version__)"], capture_output=True, text=True, check=False)
     return proc.stdout.strip() or "unknown"
 
@@ -347,7 +351,8 @@ def _junit_counts(paths: list[Path]) -> tuple[int, int, int, list[str]]:
             if bad is not None:
                 failed += 1
                 name = ".".join(part for part in (case.get("classname"), case.get("name")) if part)
-                failures.append(f"{name}: {(bad.get('message') or '').strip().splitlines()[0] if (bad.get('message') or '').strip() else ''}")
+                message = (bad.get("message") or "").strip()
+                failures.append(f"{name}: {message.splitlines()[0] if message else ''}")
             elif case.find("skipped") is not None:
                 skipped += 1
             else:
