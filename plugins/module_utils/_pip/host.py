@@ -12,61 +12,29 @@ and its vendored platformdirs, for Linux, macOS and Windows) run anywhere. Stand
 from __future__ import annotations
 
 import ntpath
-import os
 import posixpath
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from dataclasses import dataclass
+from typing import Optional
 
 from .._core.errors import ConfigError
+from .._core.host import PLATFORMS, Host
 
-PLATFORMS = ("linux", "darwin", "win32")
+__all__ = ["PLATFORMS", "Host", "HostContext"]
 
 _HOMEBREW_PYTHON = re.compile(r"(?P<prefix>.+)/opt/python[^/]*/Frameworks/Python\.framework/Versions/[^/]+")
 
 
 @dataclass(frozen=True)
-class HostContext:
-    """What pip would see when run by one user on one host."""
+class HostContext(Host):
+    """What pip would see when run by one user on one host: the host, and the interpreter whose pip it is."""
 
-    platform: str
-    environ: Mapping[str, str]
-    home: Optional[str] = None  # the password database's home, used when HOME is unset or empty
-    uid: Optional[int] = None  # effective uid of that user's pip (None: no ownership check)
-    gids: tuple[int, ...] = ()
     sys_prefix: Optional[str] = None  # the interpreter's prefix: its site config file
     base_prefix: Optional[str] = None
-    cwd: str = "/"
-    windows_folders: Mapping[str, str] = field(default_factory=dict)  # LOCAL_APPDATA, APPDATA, COMMON_APPDATA
-    isdir: Callable[[str], bool] = os.path.isdir
-    exists: Callable[[str], bool] = os.path.exists
-    live: bool = False  # True: paths are on this machine, realpath and ownership checks touch the disk
-
-    def __post_init__(self) -> None:
-        if self.platform not in PLATFORMS:
-            raise ValueError(f"platform must be one of {PLATFORMS}, got {self.platform!r}")
-
-    @property
-    def path(self) -> Any:
-        return ntpath if self.platform == "win32" else posixpath
 
     @property
     def config_basename(self) -> str:
         return "pip.ini" if self.platform == "win32" else "pip.conf"
-
-    @property
-    def devnull(self) -> str:
-        return "nul" if self.platform == "win32" else "/dev/null"
-
-    def getenv(self, name: str) -> Optional[str]:
-        if self.platform == "win32":
-            upper = name.upper()
-            for key, value in self.environ.items():
-                if key.upper() == upper:
-                    return value
-            return None
-        return self.environ.get(name)
 
     def pip_environ_items(self) -> list[tuple[str, str]]:
         """The PIP_* variables as pip's Configuration.get_environ_vars yields them."""
@@ -79,38 +47,6 @@ class HostContext:
                     items.append((short, value))
         return items
 
-    def expanduser(self, path: str) -> str:
-        """os.path.expanduser of that platform, with this context's environment."""
-        if not path.startswith("~"):
-            return path
-        if self.platform == "win32":
-            index = 1
-            while index < len(path) and path[index] not in "\\/":
-                index += 1
-            profile = self.getenv("USERPROFILE")
-            if profile is None:
-                drive, home_path = self.getenv("HOMEDRIVE"), self.getenv("HOMEPATH")
-                if home_path is None:
-                    return path
-                profile = (drive or "") + home_path
-            if index != 1:  # ~otheruser
-                target = path[1:index]
-                if target != self.getenv("USERNAME"):
-                    profile = ntpath.join(ntpath.dirname(profile), target)
-            return profile + path[index:]
-        index = path.find("/", 1)
-        if index < 0:
-            index = len(path)
-        if index != 1:
-            return path  # ~otheruser: the engine never needs it
-        home = self.environ.get("HOME")
-        if home is None:
-            home = self.home
-            if home is None:
-                return path
-        home = home.rstrip("/")
-        return (home + path[index:]) or "/"
-
     def platformdirs_expand(self, path: str) -> str:
         """platformdirs' _expand_user: an empty HOME counts as unset."""
         if self.platform != "win32" and "HOME" in self.environ and not self.environ["HOME"]:
@@ -121,14 +57,6 @@ class HostContext:
         if expanded.startswith("~"):
             raise ConfigError(f"could not determine the home directory for {path!r}: set HOME or an absolute XDG variable")
         return expanded
-
-    def _xdg_dir(self, name: str) -> Optional[str]:
-        value = (self.environ.get(name) or "").strip()
-        return value if posixpath.isabs(value) else None
-
-    def _xdg_dir_list(self, name: str) -> list[str]:
-        parts = (self.environ.get(name) or "").split(":")
-        return [part.strip() for part in parts if posixpath.isabs(part.strip())]
 
     def win_folder(self, name: str) -> str:
         """A Windows known folder (LOCAL_APPDATA, APPDATA, COMMON_APPDATA), platformdirs' override first."""

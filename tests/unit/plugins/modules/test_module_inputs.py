@@ -12,6 +12,7 @@ import syslog
 
 import pytest
 
+from ansible_collections.fleet.cache.plugins.module_utils._core import accounts as core_accounts
 from ansible_collections.fleet.cache.plugins.module_utils._core import privilege as core_privilege
 from ansible_collections.fleet.cache.plugins.module_utils._entry import module_spec, run
 from ansible_collections.fleet.cache.plugins.module_utils._pip import targets as pip_targets
@@ -133,7 +134,7 @@ def test_tilde_in_cache_dir_follows_the_task_environment(run_module, fakes, tmp_
 def not_root(monkeypatch):
     """This process as a user who is not root: no identity switch, and another uid's files are not its own."""
     monkeypatch.setattr(core_privilege, "is_root", lambda: False)
-    monkeypatch.setattr(pip_targets, "is_root", lambda: False, raising=False)
+    monkeypatch.setattr(core_accounts, "is_root", lambda: False)
 
 
 def test_user_all_without_root_reports_the_own_cache_and_says_the_others_need_root(run_module, fakes, monkeypatch, not_root):

@@ -14,6 +14,7 @@ import os
 
 import pytest
 
+from ansible_collections.fleet.cache.plugins.module_utils._core import accounts as core_accounts
 from ansible_collections.fleet.cache.plugins.module_utils._core import walk as core_walk
 from ansible_collections.fleet.cache.plugins.module_utils._core.errors import InvalidValue
 from ansible_collections.fleet.cache.plugins.module_utils._core.windows import (
@@ -149,7 +150,7 @@ def test_folders_of_a_logged_on_account_follow_its_redirection():
 
 def accounts(user, *, isdir=lambda path: "Gone" not in path, **extra):
     environ = {"USERPROFILE": "C:\\Users\\Alice", "USERNAME": "Alice"}
-    return pip_targets.windows_accounts(user, environ=environ, registry=registry(**extra), isdir=isdir, common_appdata="C:\\ProgramData")
+    return core_accounts.windows_accounts(user, environ=environ, registry=registry(**extra), isdir=isdir, common_appdata="C:\\ProgramData")
 
 
 def test_accounts_current_user_by_default_and_by_name_in_any_case():
@@ -180,7 +181,7 @@ def test_unreadable_profile_list_is_an_option_error():
             raise PermissionError(errno.EACCES, "Access is denied")
 
     with pytest.raises(InvalidValue, match="Access is denied"):
-        pip_targets.windows_accounts("all", environ={"USERPROFILE": "C:\\Users\\Alice"}, registry=Broken({}, {}), common_appdata="C:\\ProgramData")
+        core_accounts.windows_accounts("all", environ={"USERPROFILE": "C:\\Users\\Alice"}, registry=Broken({}, {}), common_appdata="C:\\ProgramData")
 
 
 def test_another_accounts_pip_resolves_from_its_own_folders(monkeypatch):
