@@ -88,8 +88,6 @@ ORACLE_SECONDS = {
     "test_resolve_parity.py": 30,
     "test_bench_smoke.py": 25,
     "test_inputs.py": 19,
-    "test_role_windows.py": 16,
-    "test_role_cli.py": 15,
     "test_windows_transport.py": 10,
     "test_execution_environment.py": 3,
 }

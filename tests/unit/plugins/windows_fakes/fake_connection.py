@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A connection plugin for tests: a Windows host that answers from a folder of this host.
 
-test_role_windows.py copies this file into a test collection as the connection plugins
+The integration target playbooks_windows (windows.py) copies this file into a test collection as the connection plugins
 ``fleet_test.windows.winrm`` (its shell the real ``powershell`` plugin, as WinRM's is) and
 ``fleet_test.windows.ssh`` (the shell from ``ansible_shell_type``, as SSH's is). Files put to
 ``C:\\...`` land in ``$FLEET_FAKE_WINDOWS_ROOT/C/...``. Every command is what the shell plugin

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Stand-ins for the ansible.windows modules the pip_cache_policy role uses, and for a Windows host's facts.
 
-test_role_windows.py copies this file into test collections: ``ansible.windows.win_stat``, ``win_file``,
+The integration target playbooks_windows (windows.py) copies this file into test collections: ``ansible.windows.win_stat``, ``win_file``,
 ``win_copy``, ``win_command`` and ``win_powershell`` become action plugins that log each call (module,
 arguments, check mode, become) to ``$FLEET_FAKE_WINDOWS_LOG`` and do what the module would do to the
 stand-in host's folder (``$FLEET_FAKE_WINDOWS_ROOT``, where ``C:\\...`` is ``C/...``), following each module's
