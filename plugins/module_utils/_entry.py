@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional
 
 from ._core.errors import CacheError, InvalidValue
 
-MODULES = ("pip_cache_info", "pip_cache", "pip_config")
+MODULES = ("pip_cache_info", "pip_cache", "pip_config", "uv_cache_info", "uv_cache")
 
 Task = Callable[..., dict[str, Any]]  # (params, warn, *, check_mode, diff) -> the module's result
 

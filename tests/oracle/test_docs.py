@@ -58,6 +58,9 @@ NOT_RUN = {
     ("pip_config", 'Enable it again (pip reads any boolean as "disable", so the key goes)'): "become: writes the global file (/etc/pip.conf)",
     ("pip_config", "Move every user's cache to a scratch disk"): "become: writes the global file (/etc/pip.conf)",
     ("pip_config", "Only pip install of this virtual environment uses another cache"): "writes /srv/build/venv/pip.conf, outside the test's home",
+    ("uv_cache_info", "Every user's uv cache, run as root, with the layout of the uv the CI image runs"): "become: reads every user's uv cache as root",
+    ("uv_cache_info", "The cache a project's uv.toml chooses"): "needs the project folder /srv/app, outside the test's home",
+    ("uv_cache", "On a CI runner, what uv cache prune --ci removes, for every user"): "become: prunes every user's uv cache",
 }
 
 # ansible-core 2.21's own internal collection ships without galaxy.yml or MANIFEST.json, and ansible-doc -t role says
@@ -388,6 +391,9 @@ def why_not_run(task: dict[str, Any]) -> str | None:
     args = task.get("fleet.cache.pip_config")
     if isinstance(args, dict) and (args.get("scope", "user") != "user" or "path" in args):
         return "writes outside the test's home"
+    uv_args = task.get("fleet.cache.uv_cache_info")
+    if isinstance(uv_args, dict) and "project" in uv_args:
+        return "needs a project folder outside the test's home"
     return None
 
 

@@ -79,6 +79,42 @@ def test_info_over_windows_equals_the_module(windows_host, module_result, cache,
     assert "-ExecutionPolicy" not in script  # the script itself; the command line around it carries the flags
 
 
+def small_uv_cache(root):
+    """A uv cache in uv 0.13's layout: a wheel linked to its archive, an archive nothing points to, uv 0.9's wheels
+    bucket, the markers."""
+    for rel, data in {
+        "CACHEDIR.TAG": b"Signature: 8a477f597d28d172789f06886806bc55",
+        ".lock": b"",
+        "wheels-v8/pypi/foo/1.0-py3-none-any.http": b"h" * 300,
+        "archive-v0/FOOfooFOOfoo0001/foo/__init__.py": b"x" * 700,
+        "archive-v0/ORPHANorphan0001/bar/__init__.py": b"y" * 900,
+        "wheels-v5/pypi/old/1.0-py3-none-any.http": b"o" * 200,
+    }.items():
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        with open(os.path.join(root, rel), "wb") as handle:
+            handle.write(data)
+    os.symlink("../../../archive-v0/FOOfooFOOfoo0001", os.path.join(root, "wheels-v8/pypi/foo/1.0-py3-none-any"))
+    return root
+
+
+UV_INFO_CASES = [{}, {"uv_version": "0.9.21"}, {"limit": 0}, {"environment": {"UV_NO_CACHE": "1"}}]
+
+
+@pytest.mark.parametrize("args, pair", spread(UV_INFO_CASES))
+def test_uv_info_over_windows_equals_the_module(windows_host, module_result, tmp_path, args, pair):
+    windows_connection = attach(pair, windows_host)
+    cache = small_uv_cache(os.path.realpath(str(tmp_path)) + "/uv-cache")
+    expected = module_result("uv_cache_info", dict(args, cache_dir=cache))
+    assert not expected.get("failed"), expected
+    result = make_action("uv_cache_info", dict(args, cache_dir=cache), windows_connection).run(task_vars={})
+    assert strip_volatile(result) == strip_volatile(expected)
+    assert warnings_of(result) == warnings_of(expected)
+    assert result["changed"] is False and len(result["caches"]) == 1
+    if not args:
+        assert result["caches"][0]["unreferenced_archives"]["items"][0]["name"] == "ORPHANorphan0001"
+    assert files_sent(windows_host) == []
+
+
 PIP_CACHE_CASES = [
     {"state": "purged"},
     {"state": "purged", "purge_extras": ["selfcheck"]},
@@ -185,6 +221,8 @@ BAD_OPTIONS = [
     ("pip_cache", {"state": "purged", "purge_extras": ["all"]}, "purge_extras"),
     ("pip_config", {"name": "global.no-cache-dir"}, "value"),
     ("pip_config", {"name": "global.x", "value": "1", "scope": "machine"}, "scope"),
+    ("uv_cache_info", {"limit": "many"}, "limit"),
+    ("uv_cache_info", {"bogus": 1}, "bogus"),
 ]
 
 
@@ -206,6 +244,9 @@ def test_errors_of_the_engine_come_back_as_the_modules(psrp_connection, module_r
         # A list where a path goes: validation makes ["a"] the text "['a']"; refused as on POSIX hosts, naming the option.
         ("pip_cache_info", {"cache_dir": [cache]}),
         ("pip_cache", {"state": "purged", "cache_dir": {"a": cache}}),
+        ("uv_cache_info", {"limit": -1, "cache_dir": cache}),
+        ("uv_cache_info", {"uv_version": "abc", "cache_dir": cache}),
+        ("uv_cache_info", {"cache_dir": [cache]}),
     ]:
         expected = module_result(module, args)
         result = make_action(module, args, psrp_connection).run(task_vars={})

@@ -25,7 +25,7 @@ from ansible_collections.fleet.cache.plugins.plugin_utils._engine_action import 
 
 from .conftest import connection_for, make_action
 
-MODULES = ["pip_cache_info", "pip_cache", "pip_config"]
+MODULES = ["pip_cache_info", "pip_cache", "pip_config", "uv_cache_info"]
 POSIX = [("local", "sh"), ("ssh", "sh")]
 WINDOWS = [("winrm", "cmd"), ("psrp", "powershell"), ("ssh", "powershell"), ("ssh", "cmd")]
 

@@ -38,8 +38,8 @@ def params_for(module, **values):
 def test_the_tasks_take_params_and_a_warning_callback_not_a_module():
     used = set()
     tasks = [os.path.join("_tasks", name) for name in os.listdir(os.path.join(MODULE_UTILS, "_tasks")) if name.endswith(".py") and name != "__init__.py"]
-    assert len(tasks) == 3, tasks
-    for name in [*tasks, os.path.join("_pip", "targets.py"), "_cli.py"]:
+    assert len(tasks) == len(MODULES), tasks
+    for name in [*tasks, os.path.join("_pip", "targets.py"), os.path.join("_uv", "targets.py"), "_cli.py"]:
         with open(os.path.join(MODULE_UTILS, name)) as handle:
             tree = ast.parse(handle.read())
         used.update(node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "module")
@@ -56,7 +56,12 @@ OTHERS_ONLY = {
     "pip_cache_info": ["_tasks.pip_cache", "_tasks.pip_config", "_pip.remove", "_pip.config_edit"],
     "pip_cache": ["_tasks.pip_cache_info", "_tasks.pip_config", "_pip.config_edit"],
     "pip_config": ["_tasks.pip_cache", "_tasks.pip_cache_info", "_pip.remove", "_pip.scan"],
+    # A uv module loads nothing of pip's, and a pip module nothing of uv's.
+    "uv_cache_info": ["_tasks.uv_cache", "_uv.remove", "_pip.targets", "_pip.scan", "_pip.resolve"],
+    "uv_cache": ["_tasks.uv_cache_info", "_pip.targets", "_pip.scan", "_pip.resolve"],
 }
+for pip_module in ("pip_cache_info", "pip_cache", "pip_config"):
+    OTHERS_ONLY[pip_module] += ["_uv.targets", "_uv.scan", "_uv.resolve", "_uv.remove"]
 
 
 @pytest.mark.parametrize("module_name", MODULES)
@@ -190,7 +195,9 @@ def test_run_program_reports_a_missing_program():
 def test_every_module_has_a_spec():
     for module in MODULES:
         spec = module_spec(module)
-        assert {"cache_dir", "user", "python", "environment", "command", "python_interpreter"} <= set(spec["argument_spec"])
+        shared = {"cache_dir", "user", "environment", "python_interpreter"}
+        tool = {"python", "command"} if module.startswith("pip_") else {"project", "uv", "uv_version"}
+        assert shared | tool <= set(spec["argument_spec"]), module
 
 
 # --- bad input and odd names (hardening) ------------------------------------------------------------

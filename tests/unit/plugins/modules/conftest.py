@@ -44,6 +44,20 @@ class ModuleRun:
             result = dict(result["caches"][0], **result)
         return code, result
 
+    def uv_info(self, args):
+        """uv_cache_info's main() -> (exit code, result), checked and lifted as ``info`` does for pip_cache_info."""
+        from ansible_collections.fleet.cache.plugins.modules import uv_cache_info
+
+        code, result = self(uv_cache_info, args)
+        if code != 0:
+            return code, result
+        task_level = {"changed", "caches", "totals", "about", "failed_users", "warnings", "deprecations", "invocation"}
+        assert set(result) <= task_level, f"uv_cache_info repeats an entry's keys at the top: {sorted(set(result) - task_level)}"
+        assert result["changed"] is False and result["totals"]["users"] == len(result["caches"]) and isinstance(result["about"], list), result
+        if len(result["caches"]) == 1:
+            result = dict(result["caches"][0], **result)
+        return code, result
+
 
 @pytest.fixture
 def run_module(capsys, no_pip_config):
