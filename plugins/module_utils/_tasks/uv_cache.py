@@ -55,10 +55,9 @@ def build_request(params: dict[str, Any], *, dry_run: bool) -> UvRequest:
     request = UvRequest(mode=STATES[state], packages=list(names), ci=params["ci"], dry_run=dry_run, force=params["force"], list_limit=params["limit"])
     extra = {"max_age": budget["max_age"], "max_size": budget["max_size"], "min_age": int(min_age)}
     for key, value in extra.items():
-        if key in getattr(request, "__dataclass_fields__", {}) or hasattr(request, key):
-            setattr(request, key, int(value) if value is not None else None)
-        elif value:
-            # Never ignored in silence: min_age is a promise that young entries stay, whatever the state.
+        if value:
+            # Not released yet: the engine's budgets are still being proven against real uv. Never ignored in silence
+            # (min_age is a promise that young entries stay, whatever the state).
             raise InvalidValue(f"{key}={params[key]} cannot be honoured: this version of the collection's uv engine has no size or age budgets", option=key)
     return request
 
@@ -140,6 +139,7 @@ def remove_one(target: UvTarget, directory: str, request: UvRequest, lock_option
             error.option = option
         raise
     data = outcome.as_dict()
+    data.pop("budget", None)  # budgets are refused above until they are released
     data["warnings"] = list(data["warnings"])
     if timeout.warning:
         data["warnings"].append(timeout.warning)
