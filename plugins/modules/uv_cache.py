@@ -23,8 +23,11 @@ description:
   - On POSIX hosts, a cache directory reached through a symbolic link (itself a link, or below one) is left alone, with a
     failure naming the link (with O(user=all), that user's failure).
   - Check mode removes nothing, takes the same path and reports exactly what a real run removes.
-  - When this collection's uv engine cannot honour O(max_age), O(max_size) or a O(min_age) other than V(0), the task
-    fails naming that option and removes nothing (a budget or a safety margin is never ignored).
+  - Goes further where uv has no command - with O(state=pruned), O(max_age) removes the entries uv last wrote longer ago
+    than it and O(max_size) the oldest until the cache takes at most that much disk space as C(uv cache size) counts it;
+    an entry (a wheel with its archive link and pointers, a source distribution's revisions, an index page) goes whole,
+    and an archive only with the last link to it - never a link left without its archive. O(min_age) spares young
+    entries. The age is the time since uv last wrote an entry (uv does not record when it reads one).
 author:
   - fleet.cache developers (@fleet-cache)
 extends_documentation_fragment:
@@ -53,19 +56,16 @@ options:
   max_age:
     description:
       - With O(state=pruned), remove entries last written longer ago than this (V(30d), V(12h)).
-      - Not built yet - the engine of this version refuses it, naming the option; the budgets come with the next change.
     type: str
   max_size:
     description:
       - With O(state=pruned), remove the oldest entries until the cache takes at most this much disk space, counted as
         C(uv cache size) counts it (V(10GiB), V(500MB)).
-      - Not built yet - the engine of this version refuses it, naming the option; the budgets come with the next change.
     type: str
   min_age:
     description:
       - Never remove an entry written less than this long ago (V(10m)). uv's lock already keeps a running uv's entries
         safe; this matters with O(force=true).
-      - Not built yet - the engine of this version refuses a value other than V(0), naming the option.
     type: str
     default: "0"
   ci:
@@ -94,6 +94,12 @@ EXAMPLES = r"""
 - name: Prune the connecting user's uv cache as uv cache prune does
   fleet.cache.uv_cache:
     state: pruned
+
+- name: Then keep it within 10 GiB on disk and 30 days since uv last wrote an entry
+  fleet.cache.uv_cache:
+    state: pruned
+    max_size: 10GiB
+    max_age: 30d
 
 - name: On a CI runner, what uv cache prune --ci removes, for every user
   fleet.cache.uv_cache:
@@ -239,6 +245,15 @@ caches:
       type: dict
       sample: {path: /home/alice/.cache/uv/.lock, held: true, forced: false, waited: false, created: false, timeout: 300,
                reason: null}
+    budget:
+      description:
+        - With O(max_age) or O(max_size), what the budget found and did - C(cache_size_before) and C(cache_size) (blocks on
+          disk, as C(uv cache size), after uv's own prune steps and after the budget), C(within_budget) (measured) and
+          C(reason) when it is not, C(entries), C(by_age), C(by_size), C(archives), C(removed), C(kept), C(spared), and
+          C(items) (each entry removed, capped by O(limit)).
+      type: dict
+      returned: when a budget was asked for
+      sample: {cache_size_before: 917504, cache_size: 503808, within_budget: true, reason: null, entries: 33, by_age: 12, by_size: 1}
     before:
       description: In diff mode, the cache's C(files), C(bytes) and C(cache_size) (blocks on disk) before; null otherwise.
       type: dict

@@ -53,12 +53,10 @@ def build_request(params: dict[str, Any], *, dry_run: bool) -> UvRequest:
             raise InvalidValue(f"only with state=pruned (state={state})", option="ci")
     min_age = parse_duration(params["min_age"], option="min_age")
     request = UvRequest(mode=STATES[state], packages=list(names), ci=params["ci"], dry_run=dry_run, force=params["force"], list_limit=params["limit"])
-    extra = {"max_age": budget["max_age"], "max_size": budget["max_size"], "min_age": int(min_age)}
-    for key, value in extra.items():
-        if value:
-            # Not released yet: the engine's budgets are still being proven against real uv. Never ignored in silence
-            # (min_age is a promise that young entries stay, whatever the state).
-            raise InvalidValue(f"{key}={params[key]} cannot be honoured: this version of the collection's uv engine has no size or age budgets", option=key)
+    if state == "pruned":
+        request.max_age = int(budget["max_age"]) if budget["max_age"] is not None else None
+        request.max_size = int(budget["max_size"]) if budget["max_size"] is not None else None
+    request.min_age = int(min_age)
     return request
 
 
@@ -139,7 +137,6 @@ def remove_one(target: UvTarget, directory: str, request: UvRequest, lock_option
             error.option = option
         raise
     data = outcome.as_dict()
-    data.pop("budget", None)  # budgets are refused above until they are released
     data["warnings"] = list(data["warnings"])
     if timeout.warning:
         data["warnings"].append(timeout.warning)

@@ -34,11 +34,50 @@ something unsafe, modern uv's behaviour (0.11.20+) is taken for every version. D
 - Errors do not stop the run (uv stops at the first): what cannot be removed is reported path by path and stays,
   with everything above it; archives are not pruned when a bucket holding links could not be read in full.
 
+Budgets, beyond uv (``prune`` with ``max_size`` and/or ``max_age``; ``min_age``): applied after uv's own prune steps
+(stale revisions, other buckets, environments, ``--ci`` when asked, unreferenced archives), so a budget run also does
+what ``uv cache prune`` does, and leaves a cache in which ``uv cache prune`` finds nothing more.
+
+- An entry is what uv writes and reads as one thing, in the current buckets of the uv asked for: a wheel =
+  ``wheels-vN/<pypi|index|url|path|editable|git>/[<digest>/]<name or sha>/<stem>`` (its archive link) with the
+  ``<stem>.http|.msgpack|.rev|.whl|.lock`` beside it; a source distribution = ``sdists-vN/<pypi|index/<digest>>/<name>/
+  <version>/``, ``sdists-vN/<url|path|editable>/<digest>/`` or ``sdists-vN/git/<digest>/<sha>/`` whole (its revision
+  pointer, ``.lock`` and revision folders: after uv's prune steps, the current revision); an index page =
+  ``simple-vN/<pypi|index/<digest>>/<name>.rkyv`` (and a ``<name>.lock`` beside it). An archive (``archive-v0/<id>``)
+  goes when no link is left that points to it, as uv's prune removes it. Nothing else is ever removed by a budget:
+  uv's markers, the folders that hold entries, the other buckets (interpreter, flat-index, git, python...) count in the
+  cache's size but stay.
+- An entry's age is the newest mtime among its own files (links included, never followed) and its archives' folders
+  (a folder entry with no file: its folder's). uv writes these when it downloads, builds, unpacks or revalidates, and
+  never touches them when it reads the cache: the age is the time since uv last wrote the entry, not since it last used
+  it (uv keeps no use time, and access times are not kept reliably). ``max_age``: an entry older than that goes (one
+  exactly that old stays); ``min_age``: an entry younger never goes, whatever the budget (a uv may be writing it; a
+  ``min_age`` without a budget is refused, never ignored).
+- Sizes are what ``uv cache size`` counts (disk blocks of files and folders, a hard-linked file once; ``du -sB1``).
+  ``max_size`` compares with the cache's size after uv's prune steps (less what ``max_age`` takes): the oldest entries go
+  first until it fits, with the core's memory-flat histogram (``_core.budget.Budget``: a pass that adds each entry's age
+  and size, a plan, a pass that takes the oldest whole entries). An archive shared by several entries counts with the
+  last of them to go (its newest); when the histogram's cut-off second takes that one before an older one that shares
+  it, the older one goes too, so the archive does. A file hard-linked between two entries counts with the first one met
+  (the one approximation in the plan). The size the result gives after the run is exact (``du``'s rule, with each hard
+  link counted out as it goes): ``within_budget`` is measured, not planned, and when it is false ``reason`` says why
+  (young entries spared, files that could not be removed, what no budget removes).
+- Entries go whole, oldest first, with their pointers first (a wheel's ``.http``/``.msgpack``, a source distribution's
+  ``revision.http``/``revision.rev``), then the link and the rest, the ``.lock`` last: a pointer that cannot go keeps
+  its entry; never is a link left pointing at a removed archive, nor an archive removed while a kept link points at it.
+  An emptied package folder stays (uv makes and accepts empty folders). What uv reads afterwards is a cache it reads
+  without error or fetching again what remains.
+- Three passes see the same entries in the same order: a census of the whole cache (its size, each archive's size
+  and age), the plan, the removal; a dry run leaves out what the earlier steps would have removed (remembering those
+  paths), so it predicts the real run exactly. Memory stays with one folder's names, the histogram, one figure per
+  archive and the hard-linked files met, as the scan's.
+
 Figures: ``removed`` is what this run removed (files: every entry that is no folder, links included; dirs; bytes:
 lstat sizes; allocated bytes: disk blocks of files and folders, a hard-linked file once, as ``du`` counts them);
 ``uv`` is what that uv version counts and prints ("Removed 135 files (604.0KiB)"): apparent bytes up to uv 0.12, from
 0.13 the disk blocks of each file (a file that still has another hard link counts nothing), plus the root folder and
-``.lock`` it would have removed. Standard library only.
+``.lock`` it would have removed. A budget's removals count in both (uv's wording for all that went) and apart in
+``budget`` (only in the result of a prune that asked for one). Standard library only.
 """
 
 from __future__ import annotations
@@ -316,7 +355,7 @@ class UvOutcome:
         return "\n".join(self.uv_lines)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "cache_dir": self.cache_dir,
             "mode": self.mode,
             "ci": self.ci,
@@ -341,8 +380,10 @@ class UvOutcome:
             "lock": dict(self.lock),
             "errors": {"count": self.errors.count, "items": list(self.errors.items)},
             "warnings": list(self.warnings),
-            "budget": self.budget.as_dict() if self.budget is not None else None,
         }
+        if self.budget is not None:
+            data["budget"] = self.budget.as_dict()  # only when one was asked (a prune with max_age or max_size)
+        return data
 
 
 WHEEL = "wheel"
@@ -505,15 +546,22 @@ class _Wipe(_Visit):
 
     def child_visit(self, listing: Listing) -> _Visit:
         name = os.path.basename(listing.path)
+        parts = (*self.parts, name)
+        if self.run.was_removed(parts):
+            return _Earlier(self.run, listing, parts)
         refs = None if self.refs is None else (self.refs or self.run.skips_refs(name))
-        return _Wipe(self.run, listing, (*self.parts, name), self.sinks, refs)
+        return _Wipe(self.run, listing, parts, self.sinks, refs)
 
     def file(self, item: FileItem) -> None:
+        if self.run.was_removed((*self.parts, item.name)):
+            return  # an earlier step took it (a dry run still sees it): counted there
         note = self.refs is False
         if not self.run.unlink_listed(self.listing, item, self.parts, self.sinks, note_refs=note):
             self.kept = True
 
     def child(self, name: str, result: object) -> None:
+        if result is _EARLIER:
+            return
         if not self.run.settle_child(self.listing, name, result, None):
             self.kept = True
 
@@ -528,6 +576,17 @@ class _Skip(_Visit):
 
     def child_visit(self, listing: Listing) -> _Visit:
         return _Skip(self.run, listing, (*self.parts, os.path.basename(listing.path)))
+
+
+_EARLIER = object()  # what a folder an earlier step removed tells a folder being wiped: gone, counted already
+
+
+class _Earlier(_Skip):
+    """A folder an earlier step removed, met again while its parent is wiped (a dry run: a budget's entry after
+    ``prune --ci`` took part of it): gone already for the parent, counted by that step."""
+
+    def done(self) -> object:
+        return _EARLIER
 
 
 class _Refs(_Visit):
@@ -1904,6 +1963,13 @@ def _check(request: UvRequest) -> list[tuple[str, str]]:
             raise InvalidValue(f"expected a number of {unit} (0 or more), got {value!r}", option=option)
         if value is not None and option != "min_age" and request.mode != PRUNE:
             raise InvalidValue(f"a budget applies to a prune only, not to {request.mode}", option=option)
+    if request.min_age and not request.budgeted:
+        # Never ignored in silence: it is a promise that young entries stay.
+        raise InvalidValue(
+            f"min_age={request.min_age} spares young entries from a prune's max_age and max_size only; uv's own clean, purge and prune"
+            " remove what they remove (under uv's exclusive lock, which keeps a running uv's files safe): ask for it with a budget, or not at all",
+            option="min_age",
+        )
     if request.mode != CLEAN:
         return []
     if not request.packages:

@@ -43,9 +43,6 @@ ARCHIVES = {
     "orphan": "ORPHANorphan0001",
     "stale": "STALEonlyStale01",  # only the stale wheels-v5 bucket points to it
 }
-# The module refuses budgets until the engine's are released (plugins/module_utils/_tasks/uv_cache.py build_request).
-BUDGETS = False
-NO_BUDGETS = "uv budgets are not released yet: the module refuses them (test_budgets_refused_until_the_engine_has_them)"
 
 
 def _mp_str(text):
@@ -449,7 +446,6 @@ def test_diff_names_each_root_entry_as_the_disk_lost_it(run_module, cache, outsi
     assert roles["wheels-v5"] == roles["simple-v18"] == "stale" and roles["notes.txt"] == "other"
 
 
-@pytest.mark.skipif(not BUDGETS, reason=NO_BUDGETS)
 @pytest.mark.parametrize("budget", [{"max_age": "100d"}, {"max_size": "64KiB"}], ids=["max_age", "max_size"])
 def test_four_runs_with_budgets(run_module, cache, outside, budget):
     """pruned with max_age / max_size: what prune removes, then the entries older than max_age / the oldest entries until
@@ -465,15 +461,12 @@ def test_four_runs_with_budgets(run_module, cache, outside, budget):
         assert f"simple-v28/index/{INDEX}/foo.rkyv" in after
 
 
-@pytest.mark.skipif(BUDGETS, reason="the engine has budgets now: test_four_runs_with_budgets runs instead")
-@pytest.mark.parametrize("args", [{"state": "pruned", "max_age": "30d"}, {"state": "pruned", "max_size": "1GB"}, {"state": "purged", "min_age": "10m"}])
-def test_budgets_refused_until_the_engine_has_them(run_module, cache, args):
-    """Until _uv/remove.py knows budgets, asking for one fails naming it: never a run that ignores it (min_age's young
-    entries would go)."""
+@pytest.mark.parametrize("args", [{"state": "purged", "min_age": "10m"}, {"state": "absent", "name": ["foo"], "min_age": "1h"}])
+def test_min_age_without_a_budget_is_refused_naming_it(run_module, cache, args):
+    """min_age is a promise that young entries stay: where no budget applies it is refused, never ignored."""
     before = shown(tree(cache))
-    option = next(key for key in args if key != "state")
     code, result = run_module(uv_cache, dict(args, cache_dir=cache))
-    assert code == 1 and result["option"] == option and result["msg"].startswith(f"{option}=") and "no size or age budgets" in result["msg"], result
+    assert code == 1 and result["option"] == "min_age", result
     assert shown(tree(cache)) == before
     code, result = run_module(uv_cache, {"state": "purged", "min_age": "0", "cache_dir": cache, "_ansible_check_mode": True})
     assert code == 0 and result["changed"] is True  # min_age's default, 0, asks for nothing
@@ -728,7 +721,7 @@ def test_every_returned_key_is_documented(run_module, users, cache, outside):
     users.add("broken", config="cache-dir = [\n")
     make_cache(os.path.join(users.add("alice"), ".cache", "uv"), outside)
     seen_top, seen_entry = set(), set()
-    for args in (STATES["absent"], STATES["pruned ci"], {"state": "purged"}):
+    for args in (STATES["absent"], STATES["pruned ci"], dict(STATES["pruned"], max_age="100d"), {"state": "purged"}):
         for extra in ({"cache_dir": cache, "_ansible_diff": True}, {"user": "all", "_ansible_check_mode": True}):
             code, result = run_module(uv_cache, dict(args, **extra))
             assert code == 0, result
